@@ -1,0 +1,165 @@
+/*
+ * Codec micro-benchmark: ns/op for the four operations of the hot path,
+ * plus the bare HMAC-SHA1 that MESSAGE-INTEGRITY cannot beat.
+ *
+ *   stunring-bench-codec                      all ops, ns/op
+ *   stunring-bench-codec --op NAME --iterations N
+ *                                             one op N times (for callgrind)
+ *
+ * bench/codec.sh runs both and prints instructions/op from callgrind.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/integrity.h"
+#include "core/msg.h"
+#include "core/writer.h"
+
+static struct stun_msg msg;
+static uint8_t out[256];
+static uint8_t binding[STUN_HEADER_LEN];
+static uint8_t auth_request[128];
+static size_t auth_len;
+static struct crypto_hmac_key key;
+static const struct stun_addr client = {STUN_FAMILY_IPV4, 40000, {192, 0, 2, 1}};
+static volatile size_t sink;
+
+static void setup(void)
+{
+    static const uint8_t id16[16] = {0x21, 0x12, 0xA4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+    struct stun_writer w;
+    crypto_hmac_key_init(&key, CRYPTO_HMAC_SHA1, "VOkJxbRl1RmTxUk/WvJxBt", 22);
+    stun_writer_start(&w, binding, sizeof(binding), stun_type(STUN_METHOD_BINDING, STUN_CLASS_REQUEST), id16);
+    stun_writer_start(&w, auth_request, sizeof(auth_request),
+                      stun_type(STUN_METHOD_BINDING, STUN_CLASS_REQUEST), id16);
+    stun_write_bytes(&w, STUN_ATTR_USERNAME, "evtj:h6vY", 9);
+    stun_write_integrity(&w, &key);
+    stun_write_fingerprint(&w);
+    auth_len = stun_writer_finish(&w);
+    if (auth_len == 0 || stun_msg_parse(&msg, auth_request, auth_len) != STUN_OK) {
+        fprintf(stderr, "bench setup failed\n");
+        exit(1);
+    }
+}
+
+__attribute__((noinline)) static size_t op_parse_binding(void)
+{
+    return stun_msg_parse(&msg, binding, sizeof(binding));
+}
+
+__attribute__((noinline)) static size_t op_parse_auth(void)
+{
+    return stun_msg_parse(&msg, auth_request, auth_len);
+}
+
+__attribute__((noinline)) static size_t op_verify_auth(void)
+{
+    return stun_msg_parse(&msg, auth_request, auth_len) + stun_msg_check_fingerprint(&msg) +
+           stun_msg_verify_integrity(&msg, &key);
+}
+
+__attribute__((noinline)) static size_t op_write_fingerprint(void)
+{
+    struct stun_writer w;
+    stun_writer_start(&w, out, sizeof(out), stun_type(STUN_METHOD_BINDING, STUN_CLASS_SUCCESS),
+                      binding + 4);
+    stun_write_xor_addr(&w, STUN_ATTR_XOR_MAPPED_ADDRESS, &client);
+    stun_write_fingerprint(&w);
+    return stun_writer_finish(&w);
+}
+
+__attribute__((noinline)) static size_t op_write_integrity(void)
+{
+    struct stun_writer w;
+    stun_writer_start(&w, out, sizeof(out), stun_type(STUN_METHOD_BINDING, STUN_CLASS_SUCCESS),
+                      binding + 4);
+    stun_write_xor_addr(&w, STUN_ATTR_XOR_MAPPED_ADDRESS, &client);
+    stun_write_integrity(&w, &key);
+    stun_write_fingerprint(&w);
+    return stun_writer_finish(&w);
+}
+
+/* The HMAC alone over the 32 bytes op_write_integrity MACs. */
+__attribute__((noinline)) static size_t op_hmac_only(void)
+{
+    struct crypto_span part = {out, 32};
+    return crypto_hmac(&key, &part, 1, out + 64);
+}
+
+static const struct op {
+    const char *name;
+    size_t (*run)(void);
+    const char *what;
+} ops[] = {
+    {"parse_binding", op_parse_binding, "parse a 20-byte Binding Request"},
+    {"parse_auth", op_parse_auth, "parse USERNAME + MESSAGE-INTEGRITY + FINGERPRINT"},
+    {"verify_auth", op_verify_auth, "parse + check FINGERPRINT + verify MESSAGE-INTEGRITY"},
+    {"write_fingerprint", op_write_fingerprint, "write XOR-MAPPED-ADDRESS + FINGERPRINT"},
+    {"write_integrity", op_write_integrity, "write XOR-MAPPED + MESSAGE-INTEGRITY + FINGERPRINT"},
+    {"hmac_only", op_hmac_only, "HMAC-SHA1 of 32 bytes, prepared key"},
+};
+enum { N_OPS = sizeof(ops) / sizeof(ops[0]) };
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static double time_op(const struct op *op, long iterations)
+{
+    size_t acc = 0;
+    double start = now_ns();
+    for (long i = 0; i < iterations; i++)
+        acc += op->run();
+    double elapsed = now_ns() - start;
+    sink = acc;
+    return elapsed / (double)iterations;
+}
+
+static const struct op *find_op(const char *name)
+{
+    for (size_t i = 0; i < N_OPS; i++)
+        if (strcmp(ops[i].name, name) == 0)
+            return &ops[i];
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    const char *only = NULL;
+    long iterations = 2000000;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--op") == 0 && i + 1 < argc)
+            only = argv[++i];
+        else if (strcmp(argv[i], "--iterations") == 0 && i + 1 < argc)
+            iterations = strtol(argv[++i], NULL, 10);
+        else {
+            fprintf(stderr, "usage: %s [--op NAME] [--iterations N (default 2000000)]\n",
+                    argv[0]);
+            return 2;
+        }
+    }
+    if (iterations < 1 || iterations > 1000000000L) {
+        fprintf(stderr, "--iterations: want 1..1000000000, got %ld\n", iterations);
+        return 2;
+    }
+    setup();
+    if (only != NULL) {
+        const struct op *op = find_op(only);
+        if (op == NULL) {
+            fprintf(stderr, "--op: unknown operation '%s'\n", only);
+            return 2;
+        }
+        printf("%-18s %8.1f ns/op\n", op->name, time_op(op, iterations));
+        return 0;
+    }
+    for (size_t i = 0; i < N_OPS; i++) {
+        time_op(&ops[i], iterations / 10); /* warm caches and branch predictors */
+        printf("%-18s %8.1f ns/op  %s\n", ops[i].name, time_op(&ops[i], iterations), ops[i].what);
+    }
+    return 0;
+}

@@ -1,0 +1,70 @@
+#include "core/status.h"
+
+#include "core/stun.h"
+
+int stun_status_error_code(enum stun_status s, bool classic)
+{
+    switch (s) {
+    case STUN_REJECT_ATTR_OVERRUN:
+    case STUN_REJECT_ATTR_INVALID:
+        return STUN_ERR_BAD_REQUEST;
+    case STUN_REJECT_UNKNOWN_ATTR:
+        return STUN_ERR_UNKNOWN_ATTRIBUTE;
+    case STUN_REJECT_NO_INTEGRITY:
+        return STUN_ERR_UNAUTHORIZED;
+    case STUN_REJECT_BAD_INTEGRITY:
+        /* RFC 3489 §9.3 has its own code; RFC 8489 §9.1.3 answers 401. */
+        return classic ? STUN_ERR_INTEGRITY_CHECK : STUN_ERR_UNAUTHORIZED;
+    default:
+        return 0;
+    }
+}
+
+const char *stun_status_name(enum stun_status s)
+{
+    static const char *const names[STUN_STATUS_COUNT] = {
+        [STUN_OK] = "ok",
+        [STUN_DROP_SHORT] = "drop_short",
+        [STUN_DROP_NOT_STUN] = "drop_not_stun",
+        [STUN_DROP_LENGTH] = "drop_length",
+        [STUN_DROP_AFTER_FINGERPRINT] = "drop_after_fingerprint",
+        [STUN_DROP_BAD_FINGERPRINT] = "drop_bad_fingerprint",
+        [STUN_REJECT_ATTR_OVERRUN] = "reject_attr_overrun",
+        [STUN_REJECT_ATTR_INVALID] = "reject_attr_invalid",
+        [STUN_REJECT_UNKNOWN_ATTR] = "reject_unknown_attr",
+        [STUN_REJECT_NO_INTEGRITY] = "reject_no_integrity",
+        [STUN_REJECT_BAD_INTEGRITY] = "reject_bad_integrity",
+    };
+    return (unsigned)s < STUN_STATUS_COUNT ? names[s] : "invalid";
+}
+
+const char *stun_error_reason(int code)
+{
+    /* Phrases from RFC 8489 §14.8 and RFC 3489 §11.2.9. */
+    switch (code) {
+    case STUN_ERR_TRY_ALTERNATE:
+        return "Try Alternate";
+    case STUN_ERR_BAD_REQUEST:
+        return "Bad Request";
+    case STUN_ERR_UNAUTHORIZED:
+        return "Unauthorized";
+    case STUN_ERR_UNKNOWN_ATTRIBUTE:
+        return "Unknown Attribute";
+    case STUN_ERR_STALE_CREDENTIALS:
+        return "Stale Credentials";
+    case STUN_ERR_INTEGRITY_CHECK:
+        return "Integrity Check Failure";
+    case STUN_ERR_MISSING_USERNAME:
+        return "Missing Username";
+    case STUN_ERR_USE_TLS:
+        return "Use TLS";
+    case STUN_ERR_STALE_NONCE:
+        return "Stale Nonce";
+    case STUN_ERR_SERVER_ERROR:
+        return "Server Error";
+    case STUN_ERR_GLOBAL_FAILURE:
+        return "Global Failure";
+    default:
+        return "Error";
+    }
+}

@@ -1,0 +1,50 @@
+/*
+ * The closed set of verdicts every core/ function returns. Each carries
+ * its action: STUN_OK, a silent drop (STUN_DROP_*), or an error response
+ * to a request (STUN_REJECT_*, code from stun_status_error_code()).
+ * Every value is also a counter index for io/.
+ */
+#ifndef STUNRING_CORE_STATUS_H
+#define STUNRING_CORE_STATUS_H
+
+#include <stdbool.h>
+
+enum stun_status {
+    STUN_OK = 0,
+
+    /* Not answered (RFC 8489 §6.3: not STUN, or must be silently discarded). */
+    STUN_DROP_SHORT,             /* fewer than 20 bytes */
+    STUN_DROP_NOT_STUN,          /* leading two bits not zero */
+    STUN_DROP_LENGTH,            /* length field not datagram - 20, or not a multiple of 4 */
+    STUN_DROP_AFTER_FINGERPRINT, /* FINGERPRINT not last (RFC 8489 §14.7) */
+    STUN_DROP_BAD_FINGERPRINT,   /* CRC mismatch (RFC 8489 §7.3) */
+
+    /* A request gets an error response. */
+    STUN_REJECT_ATTR_OVERRUN,  /* an attribute runs past the message: 400 */
+    STUN_REJECT_ATTR_INVALID,  /* known attribute with a bad length/family/value: 400 */
+    STUN_REJECT_UNKNOWN_ATTR,  /* unknown comprehension-required attribute: 420 */
+    STUN_REJECT_NO_INTEGRITY,  /* no MESSAGE-INTEGRITY where one is needed: 401 */
+    STUN_REJECT_BAD_INTEGRITY, /* HMAC mismatch: 431 classic, 401 RFC 5389 */
+
+    STUN_STATUS_COUNT
+};
+
+/* True for the statuses that are dropped without an answer. */
+static inline bool stun_status_is_drop(enum stun_status s)
+{
+    return s >= STUN_DROP_SHORT && s <= STUN_DROP_BAD_FINGERPRINT;
+}
+
+/*
+ * The ERROR-CODE a request gets for s: 0 for STUN_OK and the drops. classic
+ * selects RFC 3489's codes where they differ from RFC 8489's.
+ */
+int stun_status_error_code(enum stun_status s, bool classic);
+
+/* A short lowercase name for logs and counters ("drop_short", ...). */
+const char *stun_status_name(enum stun_status s);
+
+/* The reason phrase for an error code, or "Error" for an unknown one. */
+const char *stun_error_reason(int code);
+
+#endif
