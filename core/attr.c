@@ -11,25 +11,33 @@ bool stun_addr_equal(const struct stun_addr *a, const struct stun_addr *b)
            memcmp(a->ip, b->ip, stun_addr_ip_len(a)) == 0;
 }
 
+bool stun_addr_decode(const uint8_t *v, uint16_t len, const uint8_t *xor_mask16,
+                      struct stun_addr *out)
+{
+    if (!stun_addr_value_ok(v, len))
+        return false;
+    size_t ip_len = len - 4u;
+    out->family = v[1];
+    out->port = wire_get16(v + 2);
+    memcpy(out->ip, v + 4, ip_len);
+    if (xor_mask16 != NULL) {
+        /* RFC 8489 §14.2: port ^ cookie >> 16, address ^ (cookie || id). */
+        out->port ^= (uint16_t)(STUN_MAGIC_COOKIE >> 16);
+        wire_put32(out->ip, wire_get32(out->ip) ^ STUN_MAGIC_COOKIE);
+        for (size_t i = 4; i < ip_len; i += 4)
+            wire_put32(out->ip + i, wire_get32(out->ip + i) ^ wire_get32(xor_mask16 + i));
+    }
+    return true;
+}
+
 bool stun_msg_get_addr(const struct stun_msg *m, enum stun_attr_id id, struct stun_addr *out)
 {
     uint16_t len;
     const uint8_t *v = stun_msg_attr(m, id, &len);
     if (v == NULL)
         return false;
-    out->family = v[1];
-    out->port = wire_get16(v + 2);
-    memcpy(out->ip, v + 4, len - 4u);
-    if (id == STUN_A_XOR_MAPPED_ADDRESS) {
-        /* RFC 8489 §14.2: port ^ cookie >> 16, address ^ (cookie || id). */
-        const uint8_t *mask = stun_msg_id16(m);
-        out->port ^= (uint16_t)(STUN_MAGIC_COOKIE >> 16);
-        uint8_t cookie[4];
-        wire_put32(cookie, STUN_MAGIC_COOKIE);
-        for (size_t i = 0; i < len - 4u; i++)
-            out->ip[i] ^= i < 4 ? cookie[i] : mask[i];
-    }
-    return true;
+    const uint8_t *mask = id == STUN_A_XOR_MAPPED_ADDRESS ? stun_msg_id16(m) : NULL;
+    return stun_addr_decode(v, len, mask, out);
 }
 
 bool stun_msg_get_u32(const struct stun_msg *m, enum stun_attr_id id, uint32_t *out)

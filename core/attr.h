@@ -27,6 +27,20 @@ static inline size_t stun_addr_ip_len(const struct stun_addr *a)
 
 bool stun_addr_equal(const struct stun_addr *a, const struct stun_addr *b);
 
+/* An address value: reserved, family, port, then 4 (IPv4) or 16 (IPv6) bytes. */
+static inline bool stun_addr_value_ok(const uint8_t *v, uint16_t len)
+{
+    return (len == 8 && v[1] == STUN_FAMILY_IPV4) || (len == 20 && v[1] == STUN_FAMILY_IPV6);
+}
+
+/*
+ * Decodes an address value of len bytes (8 or 20, validated by the parser);
+ * xor_mask16 is the message's bytes 4..19 for XOR-MAPPED-ADDRESS, NULL for
+ * a plain address. Returns false for a length or family that is not valid.
+ */
+bool stun_addr_decode(const uint8_t *v, uint16_t len, const uint8_t *xor_mask16,
+                      struct stun_addr *out);
+
 /*
  * Any address attribute (MAPPED-ADDRESS, RESPONSE-ADDRESS, ..., OTHER-
  * ADDRESS). XOR-MAPPED-ADDRESS is un-XORed with the cookie and transaction

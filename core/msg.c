@@ -1,6 +1,7 @@
 /* In-place parser: one bounds-checked pass over the attributes. */
 #include "core/msg.h"
 
+#include "core/attr.h"
 #include "core/wire.h"
 
 enum {
@@ -75,12 +76,6 @@ uint16_t stun_attr_type_of(enum stun_attr_id id)
     return (unsigned)id < STUN_A_COUNT ? types[id] : 0;
 }
 
-/* Address attributes, RFC 8489 §14.1: reserved, family, port, 4 or 16 bytes. */
-static bool valid_address(const uint8_t *v, uint16_t len)
-{
-    return (len == 8 && v[1] == STUN_FAMILY_IPV4) || (len == 20 && v[1] == STUN_FAMILY_IPV6);
-}
-
 /* RFC 8489 §14.8: class 3..6, number 0..99, then the reason phrase. */
 static bool valid_error_code(const uint8_t *v, uint16_t len)
 {
@@ -124,7 +119,7 @@ static bool valid_value(enum stun_attr_id id, const uint8_t *v, uint16_t len)
     case STUN_A_ALTERNATE_SERVER:
     case STUN_A_RESPONSE_ORIGIN:
     case STUN_A_OTHER_ADDRESS:
-        return valid_address(v, len);
+        return stun_addr_value_ok(v, len); /* RFC 8489 §14.1 */
     case STUN_A_CHANGE_REQUEST:
     case STUN_A_RESPONSE_PORT:
     case STUN_A_FINGERPRINT:
@@ -249,4 +244,18 @@ enum stun_status stun_msg_parse(struct stun_msg *m, const uint8_t *buf, size_t l
     if (body == 0)
         return STUN_OK;
     return walk_attributes(m);
+}
+
+bool stun_attr_iter_next(struct stun_attr_iter *it, struct stun_attr_view *out)
+{
+    const struct stun_msg *m = it->m;
+    if (it->pos + STUN_ATTR_HEADER_LEN > m->len)
+        return false;
+    out->type = wire_get16(m->buf + it->pos);
+    out->len = wire_get16(m->buf + it->pos + 2);
+    out->off = it->pos + STUN_ATTR_HEADER_LEN;
+    if (out->len > m->len - out->off)
+        return false;
+    it->pos = out->off + wire_pad4(out->len);
+    return true;
 }

@@ -116,6 +116,38 @@ static inline const uint8_t *stun_msg_attr(const struct stun_msg *m, enum stun_a
 /* Bytes 4..19: magic cookie + 96-bit id, or the classic 128-bit id. */
 static inline const uint8_t *stun_msg_id16(const struct stun_msg *m) { return m->buf + 4; }
 
+/* Every attribute of a parsed message in wire order, ignored ones included. */
+struct stun_attr_iter {
+    const struct stun_msg *m;
+    uint32_t pos;
+};
+
+struct stun_attr_view {
+    uint16_t type;
+    uint16_t len;
+    uint32_t off; /* of the value, from the message start */
+};
+
+static inline void stun_attr_iter_init(struct stun_attr_iter *it, const struct stun_msg *m)
+{
+    it->m = m;
+    it->pos = STUN_HEADER_LEN;
+}
+
+/*
+ * Next attribute into *out; false at the end, or at an attribute that
+ * overruns (possible only if the message did not parse STUN_OK or
+ * STUN_REJECT_UNKNOWN_ATTR).
+ */
+bool stun_attr_iter_next(struct stun_attr_iter *it, struct stun_attr_view *out);
+
+/* True when the view is the occurrence the parser recorded for its type. */
+static inline bool stun_attr_is_counted(const struct stun_msg *m, const struct stun_attr_view *a,
+                                        enum stun_attr_id id)
+{
+    return id < STUN_A_COUNT && stun_msg_has(m, id) && m->at[id].off == a->off;
+}
+
 /* Maps a wire attribute type to its dense id; STUN_A_COUNT if unknown. */
 enum stun_attr_id stun_attr_id_of(uint16_t type);
 

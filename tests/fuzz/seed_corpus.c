@@ -1,0 +1,89 @@
+/*
+ * Writes the seed corpus both fuzzers start from: the RFC sample messages
+ * and a few hand-made ones covering classic STUN, errors, RFC 5780 and
+ * the SHA-256 attributes. Run it by hand when the seeds change:
+ *   build/tests/fuzz/fuzz_seed_corpus tests/fuzz/corpus/fuzz_parse
+ *   build/tests/fuzz/fuzz_seed_corpus tests/fuzz/corpus/fuzz_roundtrip
+ */
+#include <stdio.h>
+
+#include "core/writer.h"
+#include "tests/unit/craft.h"
+#include "tests/unit/vectors.h"
+
+static int save(const char *dir, const char *name, const void *bytes, size_t len)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (f == NULL || fwrite(bytes, 1, len, f) != len || fclose(f) != 0) {
+        perror(path);
+        return 1;
+    }
+    return 0;
+}
+
+static int save_craft(const char *dir, const char *name, const struct craft *c)
+{
+    return save(dir, name, c->buf, c->len);
+}
+
+static int crafted(const char *dir)
+{
+    struct craft c;
+    int err = 0;
+    uint8_t zero[32] = {0};
+
+    craft_binding_request(&c, false);
+    err |= save_craft(dir, "binding", &c);
+    craft_binding_request(&c, true);
+    craft_attr(&c, STUN_ATTR_CHANGE_REQUEST, (uint8_t[]){0, 0, 0, 6}, 4);
+    err |= save_craft(dir, "classic-change-request", &c);
+    craft_binding_request(&c, true);
+    craft_attr(&c, STUN_ATTR_RESPONSE_ADDRESS, (uint8_t[]){0, 1, 0x13, 0x88, 10, 0, 0, 9}, 8);
+    craft_attr(&c, STUN_ATTR_USERNAME, "user", 4);
+    craft_attr(&c, STUN_ATTR_MESSAGE_INTEGRITY, zero, 20);
+    err |= save_craft(dir, "classic-response-address", &c);
+    craft_start(&c, 0x0111, false);
+    craft_attr(&c, STUN_ATTR_ERROR_CODE, "\0\0\x04\x14Unknown Attribute", 21);
+    craft_attr(&c, STUN_ATTR_UNKNOWN_ATTRIBUTES, (uint8_t[]){0, 0x24, 0x70, 1}, 4);
+    err |= save_craft(dir, "error-420", &c);
+    craft_binding_request(&c, false);
+    craft_attr(&c, STUN_ATTR_RESPONSE_PORT, (uint8_t[]){0xC3, 0x50, 0, 0}, 4);
+    craft_attr(&c, STUN_ATTR_PADDING, zero, 13);
+    craft_attr(&c, 0x0024, zero, 4);
+    err |= save_craft(dir, "rfc5780-response-port-padding", &c);
+    craft_start(&c, 0x0101, false);
+    craft_attr(&c, STUN_ATTR_XOR_MAPPED_ADDRESS, (uint8_t[20]){0, 2, 1, 2}, 20);
+    craft_attr(&c, STUN_ATTR_OTHER_ADDRESS, (uint8_t[8]){0, 1, 0x0d, 0x97, 127, 0, 0, 2}, 8);
+    craft_attr(&c, STUN_ATTR_RESPONSE_ORIGIN, (uint8_t[8]){0, 1, 0x0d, 0x96, 127, 0, 0, 1}, 8);
+    craft_attr(&c, STUN_ATTR_FINGERPRINT, zero, 4);
+    err |= save_craft(dir, "rfc5780-response", &c);
+    craft_binding_request(&c, false);
+    craft_attr(&c, STUN_ATTR_PASSWORD_ALGORITHMS, (uint8_t[]){0, 1, 0, 0, 0, 2, 0, 1, 7, 0, 0, 0},
+               12);
+    craft_attr(&c, STUN_ATTR_USERHASH, zero, 32);
+    craft_attr(&c, STUN_ATTR_MESSAGE_INTEGRITY_SHA256, zero, 16);
+    craft_attr(&c, STUN_ATTR_FINGERPRINT, zero, 4);
+    err |= save_craft(dir, "sha256-truncated", &c);
+    craft_start(&c, 0x0002, true);
+    err |= save_craft(dir, "classic-shared-secret", &c);
+    return err;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s DIR\n", argv[0]);
+        return 2;
+    }
+    const char *dir = argv[1];
+    int err = 0;
+    err |= save(dir, "rfc5769-request", rfc5769_request, sizeof(rfc5769_request));
+    err |= save(dir, "rfc5769-response-v4", rfc5769_response_v4, sizeof(rfc5769_response_v4));
+    err |= save(dir, "rfc5769-response-v6", rfc5769_response_v6, sizeof(rfc5769_response_v6));
+    err |= save(dir, "rfc5769-request-lt", rfc5769_request_lt, sizeof(rfc5769_request_lt));
+    err |= save(dir, "rfc8489-b1-request", rfc8489_b1_request, sizeof(rfc8489_b1_request));
+    err |= crafted(dir);
+    return err;
+}
