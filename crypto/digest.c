@@ -1,9 +1,8 @@
-/* Long-term keys, USERHASH and CRC-32. */
+/* Long-term keys and USERHASH. */
 #include "crypto/digest.h"
 
 #include <errno.h>
 #include <openssl/evp.h>
-#include <zlib.h>
 
 /* H(a ":" b [":" c]) with one EVP digest; n is 2 or 3 pieces. */
 static int digest_joined(const EVP_MD *md, const struct crypto_span *pieces, size_t n,
@@ -52,10 +51,4 @@ int crypto_userhash(const char *username, size_t username_len, const char *realm
     const struct crypto_span pieces[2] = {{username, username_len}, {realm, realm_len}};
     int n = digest_joined(EVP_sha256(), pieces, 2, out);
     return n < 0 ? n : 0;
-}
-
-uint32_t crypto_crc32(uint32_t crc, const void *data, size_t len)
-{
-    /* zlib takes uInt lengths; STUN messages are far below 4 GiB. */
-    return (uint32_t)crc32((uLong)crc, data, (uInt)len);
 }

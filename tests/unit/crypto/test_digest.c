@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "crypto/digest.h"
 #include "tests/unit/hex.h"
@@ -51,4 +52,18 @@ Test(digest, crc32_continues_across_parts)
 {
     uint32_t crc = crypto_crc32(0, "1234", 4);
     cr_assert_eq(crypto_crc32(crc, "56789", 5), 0xCBF43926u);
+}
+
+Test(digest, crc32_agrees_with_zlib_at_every_length_and_offset)
+{
+    uint8_t buf[300];
+    uint32_t x = 12345;
+    for (size_t i = 0; i < sizeof(buf); i++) {
+        x = x * 1103515245u + 12345u;
+        buf[i] = (uint8_t)(x >> 16);
+    }
+    for (size_t off = 0; off < 8; off++)
+        for (size_t len = 0; len + off <= sizeof(buf); len++)
+            cr_assert_eq(crypto_crc32(0, buf + off, len),
+                         (uint32_t)crc32(0, buf + off, (uInt)len), "off %zu len %zu", off, len);
 }
