@@ -34,7 +34,8 @@ static void setup(void)
     static const uint8_t id16[16] = {0x21, 0x12, 0xA4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
     struct stun_writer w;
     crypto_hmac_key_init(&key, CRYPTO_HMAC_SHA1, "VOkJxbRl1RmTxUk/WvJxBt", 22);
-    stun_writer_start(&w, binding, sizeof(binding), stun_type(STUN_METHOD_BINDING, STUN_CLASS_REQUEST), id16);
+    stun_writer_start(&w, binding, sizeof(binding),
+                      stun_type(STUN_METHOD_BINDING, STUN_CLASS_REQUEST), id16);
     stun_writer_start(&w, auth_request, sizeof(auth_request),
                       stun_type(STUN_METHOD_BINDING, STUN_CLASS_REQUEST), id16);
     stun_write_bytes(&w, STUN_ATTR_USERNAME, "evtj:h6vY", 9);
@@ -150,8 +151,7 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--iterations") == 0 && i + 1 < argc)
             iterations = strtol(argv[++i], NULL, 10);
         else {
-            fprintf(stderr, "usage: %s [--op NAME] [--iterations N (default 2000000)]\n",
-                    argv[0]);
+            fprintf(stderr, "usage: %s [--op NAME] [--iterations N (default 2000000)]\n", argv[0]);
             return 2;
         }
     }

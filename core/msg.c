@@ -10,6 +10,8 @@ enum {
     MAX_DOMAIN = 255,   /* ALTERNATE-DOMAIN: a DNS name */
 };
 
+/* One line a case: it reads as the table it is. */
+// clang-format off
 enum stun_attr_id stun_attr_id_of(uint16_t type)
 {
     switch (type) {
@@ -42,6 +44,7 @@ enum stun_attr_id stun_attr_id_of(uint16_t type)
     default: return STUN_A_COUNT;
     }
 }
+// clang-format on
 
 uint16_t stun_attr_type_of(enum stun_attr_id id)
 {

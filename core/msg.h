@@ -71,12 +71,12 @@ struct stun_msg {
     uint32_t len;       /* header + attributes */
     uint16_t type;
     uint16_t method;
-    uint8_t cls;   /* enum stun_class */
-    bool classic;  /* no magic cookie: RFC 3489, 16-byte transaction id */
+    uint8_t cls;      /* enum stun_class */
+    bool classic;     /* no magic cookie: RFC 3489, 16-byte transaction id */
     uint32_t present; /* bit (1 << id) set: at[id] is valid; others are garbage */
     struct stun_attr_loc at[STUN_A_COUNT];
-    uint8_t n_unknown;          /* entries in unknown[] */
-    bool unknown_overflow;      /* more than STUN_MAX_UNKNOWN were seen */
+    uint8_t n_unknown;     /* entries in unknown[] */
+    bool unknown_overflow; /* more than STUN_MAX_UNKNOWN were seen */
     uint16_t unknown[STUN_MAX_UNKNOWN];
 };
 

@@ -94,8 +94,8 @@ void stun_write_bytes(struct stun_writer *w, uint16_t type, const void *value, s
 }
 
 /* Writes prefix (0 or 4 bytes) then text; classic pads text with spaces. */
-static void put_text(struct stun_writer *w, uint16_t type, const uint8_t *prefix,
-                     size_t prefix_len, const char *text, size_t len)
+static void put_text(struct stun_writer *w, uint16_t type, const uint8_t *prefix, size_t prefix_len,
+                     const char *text, size_t len)
 {
     size_t total = prefix_len + len;
     size_t counted = w->classic ? wire_pad4((uint32_t)total) : total;
@@ -141,8 +141,8 @@ void stun_write_unknown(struct stun_writer *w, const uint16_t *types, size_t n)
         wire_put16(v + 2 * i, types[i < n ? i : 0]);
 }
 
-static void put_integrity(struct stun_writer *w, uint16_t type,
-                          const struct crypto_hmac_key *key, enum crypto_hmac_alg alg)
+static void put_integrity(struct stun_writer *w, uint16_t type, const struct crypto_hmac_key *key,
+                          enum crypto_hmac_alg alg)
 {
     if (key->alg != alg) {
         w->failed = true;

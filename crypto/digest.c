@@ -5,8 +5,7 @@
 #include <openssl/evp.h>
 
 /* H(a ":" b [":" c]) with one EVP digest; n is 2 or 3 pieces. */
-static int digest_joined(const EVP_MD *md, const struct crypto_span *pieces, size_t n,
-                         uint8_t *out)
+static int digest_joined(const EVP_MD *md, const struct crypto_span *pieces, size_t n, uint8_t *out)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (ctx == NULL)
@@ -25,9 +24,9 @@ static int digest_joined(const EVP_MD *md, const struct crypto_span *pieces, siz
     return ok ? (int)len : -ENOMEM;
 }
 
-int crypto_longterm_key(enum crypto_password_alg alg, const char *username,
-                        size_t username_len, const char *realm, size_t realm_len,
-                        const char *password, size_t password_len, uint8_t *out)
+int crypto_longterm_key(enum crypto_password_alg alg, const char *username, size_t username_len,
+                        const char *realm, size_t realm_len, const char *password,
+                        size_t password_len, uint8_t *out)
 {
     const EVP_MD *md;
     switch (alg) {
@@ -45,8 +44,8 @@ int crypto_longterm_key(enum crypto_password_alg alg, const char *username,
     return digest_joined(md, pieces, 3, out);
 }
 
-int crypto_userhash(const char *username, size_t username_len, const char *realm,
-                    size_t realm_len, uint8_t out[CRYPTO_SHA256_LEN])
+int crypto_userhash(const char *username, size_t username_len, const char *realm, size_t realm_len,
+                    uint8_t out[CRYPTO_SHA256_LEN])
 {
     const struct crypto_span pieces[2] = {{username, username_len}, {realm, realm_len}};
     int n = digest_joined(EVP_sha256(), pieces, 2, out);

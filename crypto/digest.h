@@ -25,16 +25,16 @@ enum crypto_password_alg {
  * CRYPTO_HMAC_MAX_LEN bytes. Returns the key length, or -EINVAL for an
  * unknown alg, -ENOMEM if OpenSSL could not allocate.
  */
-int crypto_longterm_key(enum crypto_password_alg alg, const char *username,
-                        size_t username_len, const char *realm, size_t realm_len,
-                        const char *password, size_t password_len, uint8_t *out);
+int crypto_longterm_key(enum crypto_password_alg alg, const char *username, size_t username_len,
+                        const char *realm, size_t realm_len, const char *password,
+                        size_t password_len, uint8_t *out);
 
 /*
  * USERHASH, RFC 8489 §14.4: SHA-256(username ":" realm) into out[32].
  * Returns 0 or -ENOMEM.
  */
-int crypto_userhash(const char *username, size_t username_len, const char *realm,
-                    size_t realm_len, uint8_t out[CRYPTO_SHA256_LEN]);
+int crypto_userhash(const char *username, size_t username_len, const char *realm, size_t realm_len,
+                    uint8_t out[CRYPTO_SHA256_LEN]);
 
 /*
  * CRC-32 (ISO-HDLC, as zlib and RFC 8489 §14.7) continued over len bytes;

@@ -52,8 +52,7 @@ static const struct hash_ops *ops_of(enum crypto_hmac_alg alg)
 }
 
 /* Absorbs one block of key XOR pad into a fresh state. */
-static void absorb_pad(const struct hash_ops *ops, void *state, const uint8_t *block,
-                       uint8_t pad)
+static void absorb_pad(const struct hash_ops *ops, void *state, const uint8_t *block, uint8_t pad)
 {
     uint8_t padded[BLOCK];
     for (size_t i = 0; i < BLOCK; i++)
@@ -63,8 +62,8 @@ static void absorb_pad(const struct hash_ops *ops, void *state, const uint8_t *b
     OPENSSL_cleanse(padded, sizeof(padded));
 }
 
-int crypto_hmac_key_init(struct crypto_hmac_key *key, enum crypto_hmac_alg alg,
-                         const void *secret, size_t secret_len)
+int crypto_hmac_key_init(struct crypto_hmac_key *key, enum crypto_hmac_alg alg, const void *secret,
+                         size_t secret_len)
 {
     const struct hash_ops *ops = ops_of(alg);
     if (ops == NULL)

@@ -47,8 +47,8 @@ struct crypto_span {
  * hashed first, RFC 2104 §2). Returns 0, or -EINVAL for an unknown alg.
  * The secret is not kept; the key holds only derived hash states.
  */
-int crypto_hmac_key_init(struct crypto_hmac_key *key, enum crypto_hmac_alg alg,
-                         const void *secret, size_t secret_len);
+int crypto_hmac_key_init(struct crypto_hmac_key *key, enum crypto_hmac_alg alg, const void *secret,
+                         size_t secret_len);
 
 /* Overwrites a key so no derived state lingers in memory. */
 void crypto_hmac_key_wipe(struct crypto_hmac_key *key);

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 struct guard {
-    uint8_t *map;   /* readable pages followed by one PROT_NONE page */
+    uint8_t *map;  /* readable pages followed by one PROT_NONE page */
     size_t usable; /* bytes of readable space */
     size_t map_len;
 };

@@ -13,8 +13,10 @@ struct value_case {
     enum stun_status expect;
 };
 
+// clang-format off
 #define V4 {0, STUN_FAMILY_IPV4}
 #define V6 {0, STUN_FAMILY_IPV6}
+// clang-format on
 
 static struct value_case value_cases[] = {
     {STUN_ATTR_MAPPED_ADDRESS, 8, V4, STUN_OK},
@@ -129,8 +131,8 @@ Test(attrs, unknown_required_are_listed)
     struct craft c;
     struct stun_msg m;
     craft_binding_request(&c, false);
-    craft_attr(&c, 0x0024, "prio", 4);         /* PRIORITY (ICE): required, unknown here */
-    craft_attr(&c, 0x8029, "controlled", 8);   /* ICE-CONTROLLED: optional, ignored */
+    craft_attr(&c, 0x0024, "prio", 4);       /* PRIORITY (ICE): required, unknown here */
+    craft_attr(&c, 0x8029, "controlled", 8); /* ICE-CONTROLLED: optional, ignored */
     craft_attr(&c, 0x7777, NULL, 0);
     cr_assert_eq(stun_msg_parse(&m, c.buf, c.len), STUN_REJECT_UNKNOWN_ATTR);
     cr_assert_eq(m.n_unknown, 2);
@@ -184,8 +186,8 @@ Test(attrs, after_integrity_only_sha256_and_fingerprint_count)
     craft_binding_request(&c, false);
     craft_attr(&c, STUN_ATTR_MESSAGE_INTEGRITY, zero, 20);
     craft_attr(&c, STUN_ATTR_USERNAME, "late", 4);
-    craft_attr(&c, 0x7001, NULL, 0);                      /* unknown but ignored */
-    craft_attr(&c, STUN_ATTR_MAPPED_ADDRESS, zero, 3);    /* invalid but ignored */
+    craft_attr(&c, 0x7001, NULL, 0);                   /* unknown but ignored */
+    craft_attr(&c, STUN_ATTR_MAPPED_ADDRESS, zero, 3); /* invalid but ignored */
     craft_attr(&c, STUN_ATTR_MESSAGE_INTEGRITY_SHA256, zero, 32);
     craft_attr(&c, STUN_ATTR_MESSAGE_INTEGRITY, zero, 20); /* ignored after SHA256 */
     craft_attr(&c, STUN_ATTR_REALM, "r", 1);
@@ -224,8 +226,7 @@ Test(attrs, iterator_visits_every_attribute)
     cr_assert_eq(stun_msg_parse(&m, c.buf, c.len), STUN_OK);
     struct stun_attr_iter it;
     struct stun_attr_view a;
-    const uint16_t types[] = {STUN_ATTR_USERNAME, STUN_ATTR_MESSAGE_INTEGRITY,
-                              STUN_ATTR_SOFTWARE};
+    const uint16_t types[] = {STUN_ATTR_USERNAME, STUN_ATTR_MESSAGE_INTEGRITY, STUN_ATTR_SOFTWARE};
     int n = 0;
     stun_attr_iter_init(&it, &m);
     while (stun_attr_iter_next(&it, &a)) {

@@ -71,8 +71,8 @@ Test(hostile, every_prefix_of_every_sample)
     for (size_t i = 0; i < N_SAMPLES; i++) {
         for (size_t len = 0; len < samples[i].len; len++) {
             enum stun_status want = len < STUN_HEADER_LEN ? STUN_DROP_SHORT : STUN_DROP_LENGTH;
-            cr_assert_eq(parse_guarded(&m, samples[i].bytes, len), want, "sample %zu len %zu",
-                         i, len);
+            cr_assert_eq(parse_guarded(&m, samples[i].bytes, len), want, "sample %zu len %zu", i,
+                         len);
         }
         enum stun_status full = parse_guarded(&m, samples[i].bytes, samples[i].len);
         cr_assert(full == STUN_OK || full == STUN_REJECT_UNKNOWN_ATTR);

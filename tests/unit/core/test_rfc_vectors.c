@@ -30,9 +30,8 @@ static void assert_rebuilds(const struct stun_msg *m, const struct crypto_hmac_k
 
 static void short_term_key(struct crypto_hmac_key *key)
 {
-    cr_assert_eq(crypto_hmac_key_init(key, CRYPTO_HMAC_SHA1, rfc5769_password,
-                                      strlen(rfc5769_password)),
-                 0);
+    cr_assert_eq(
+        crypto_hmac_key_init(key, CRYPTO_HMAC_SHA1, rfc5769_password, strlen(rfc5769_password)), 0);
 }
 
 Test(rfc5769, sample_request)
@@ -97,10 +96,9 @@ Test(rfc5769, sample_long_term_request)
     struct crypto_hmac_key key;
     uint8_t lt[CRYPTO_HMAC_MAX_LEN];
     uint16_t len;
-    int n = crypto_longterm_key(CRYPTO_PASSWORD_MD5, rfc5769_lt_username,
-                                strlen(rfc5769_lt_username), rfc5769_lt_realm,
-                                strlen(rfc5769_lt_realm), rfc5769_lt_password,
-                                strlen(rfc5769_lt_password), lt);
+    int n = crypto_longterm_key(
+        CRYPTO_PASSWORD_MD5, rfc5769_lt_username, strlen(rfc5769_lt_username), rfc5769_lt_realm,
+        strlen(rfc5769_lt_realm), rfc5769_lt_password, strlen(rfc5769_lt_password), lt);
     cr_assert_eq(n, 16);
     cr_assert_arr_eq(lt, rfc5769_lt_key, 16);
     crypto_hmac_key_init(&key, CRYPTO_HMAC_SHA1, lt, 16);
@@ -127,9 +125,8 @@ Test(rfc8489, b1_sha256_integrity_with_userhash)
     const char *user = rfc8489_b1_username, *realm = rfc8489_b1_realm;
     cr_assert_eq(crypto_userhash(user, strlen(user), realm, strlen(realm), hash), 0);
     cr_assert_arr_eq(hash, rfc8489_b1_userhash, 32);
-    int n = crypto_longterm_key(CRYPTO_PASSWORD_SHA256, user, strlen(user), realm,
-                                strlen(realm), rfc8489_b1_password,
-                                strlen(rfc8489_b1_password), lt);
+    int n = crypto_longterm_key(CRYPTO_PASSWORD_SHA256, user, strlen(user), realm, strlen(realm),
+                                rfc8489_b1_password, strlen(rfc8489_b1_password), lt);
     cr_assert_eq(n, 32);
     cr_assert_arr_eq(lt, rfc8489_b1_key, 32);
     crypto_hmac_key_init(&key, CRYPTO_HMAC_SHA256, lt, 32);

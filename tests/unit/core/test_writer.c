@@ -43,8 +43,8 @@ Test(writer, xor_ipv4_matches_rfc5769)
     const struct stun_addr a = {STUN_FAMILY_IPV4, 32853, {192, 0, 2, 1}};
     stun_writer_start(&w, buf, sizeof(buf), success, modern_id);
     stun_write_xor_addr(&w, STUN_ATTR_XOR_MAPPED_ADDRESS, &a);
-    const uint8_t expected[] = {0x00, 0x20, 0x00, 0x08, 0x00, 0x01, 0xa1, 0x47,
-                                0xe1, 0x12, 0xa6, 0x43};
+    const uint8_t expected[] = {0x00, 0x20, 0x00, 0x08, 0x00, 0x01,
+                                0xa1, 0x47, 0xe1, 0x12, 0xa6, 0x43};
     cr_assert_eq(stun_writer_finish(&w), 32);
     cr_assert_arr_eq(buf + 20, expected, sizeof(expected));
     cr_assert_eq(buf[3], 12, "header length follows the attributes");
@@ -123,8 +123,7 @@ Test(writer, unknown_attributes_modern_and_classic)
     stun_write_unknown(&w, types, 3);
     cr_assert_eq(stun_writer_finish(&w), 20 + 4 + 8);
     cr_assert_eq(buf[23], 8);
-    cr_assert_arr_eq(buf + 24, ((uint8_t[]){0x00, 0x24, 0x70, 0x01, 0x00, 0x31, 0x00, 0x24}),
-                     8);
+    cr_assert_arr_eq(buf + 24, ((uint8_t[]){0x00, 0x24, 0x70, 0x01, 0x00, 0x31, 0x00, 0x24}), 8);
 }
 
 Test(writer, text_classic_and_modern)

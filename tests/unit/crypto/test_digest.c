@@ -21,8 +21,8 @@ Test(digest, longterm_key_sha256)
     uint8_t key[CRYPTO_HMAC_MAX_LEN], expected[32];
     hex_decode("07e934117abd40836e7c6329b54731b2b2d2a5f9a71f544922d75e0730d8251b", expected,
                sizeof(expected));
-    cr_assert_eq(
-        crypto_longterm_key(CRYPTO_PASSWORD_SHA256, "user", 4, "realm", 5, "pass", 4, key), 32);
+    cr_assert_eq(crypto_longterm_key(CRYPTO_PASSWORD_SHA256, "user", 4, "realm", 5, "pass", 4, key),
+                 32);
     cr_assert_arr_eq(key, expected, 32);
 }
 
@@ -64,6 +64,6 @@ Test(digest, crc32_agrees_with_zlib_at_every_length_and_offset)
     }
     for (size_t off = 0; off < 8; off++)
         for (size_t len = 0; len + off <= sizeof(buf); len++)
-            cr_assert_eq(crypto_crc32(0, buf + off, len),
-                         (uint32_t)crc32(0, buf + off, (uInt)len), "off %zu len %zu", off, len);
+            cr_assert_eq(crypto_crc32(0, buf + off, len), (uint32_t)crc32(0, buf + off, (uInt)len),
+                         "off %zu len %zu", off, len);
 }

@@ -31,8 +31,7 @@ static struct hmac_case cases[] = {
      "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
     {CRYPTO_HMAC_SHA256, 0, 0, "Jefe", "what do ya want for nothing?",
      "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
-    {CRYPTO_HMAC_SHA256, 0xaa, 131, "",
-     "Test Using Larger Than Block-Size Key - Hash Key First",
+    {CRYPTO_HMAC_SHA256, 0xaa, 131, "", "Test Using Larger Than Block-Size Key - Hash Key First",
      "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"},
 };
 
