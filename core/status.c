@@ -7,11 +7,18 @@ int stun_status_error_code(enum stun_status s, bool classic)
     switch (s) {
     case STUN_REJECT_ATTR_OVERRUN:
     case STUN_REJECT_ATTR_INVALID:
+    case STUN_REJECT_PADDING_AND_PORT:
+    case STUN_REJECT_BAD_PORT:
         return STUN_ERR_BAD_REQUEST;
     case STUN_REJECT_UNKNOWN_ATTR:
+    case STUN_REJECT_NO_ALTERNATE:
+    case STUN_REJECT_STREAM_ONLY_UDP:
         return STUN_ERR_UNKNOWN_ATTRIBUTE;
     case STUN_REJECT_NO_INTEGRITY:
+    case STUN_REJECT_RESPONSE_ADDRESS:
         return STUN_ERR_UNAUTHORIZED;
+    case STUN_REJECT_USE_TLS:
+        return STUN_ERR_USE_TLS;
     case STUN_REJECT_BAD_INTEGRITY:
         /* RFC 3489 §9.3 has its own code; RFC 8489 §9.1.3 answers 401. */
         return classic ? STUN_ERR_INTEGRITY_CHECK : STUN_ERR_UNAUTHORIZED;
@@ -29,11 +36,20 @@ const char *stun_status_name(enum stun_status s)
         [STUN_DROP_LENGTH] = "drop_length",
         [STUN_DROP_AFTER_FINGERPRINT] = "drop_after_fingerprint",
         [STUN_DROP_BAD_FINGERPRINT] = "drop_bad_fingerprint",
+        [STUN_DROP_RESPONSE] = "drop_response",
+        [STUN_DROP_INDICATION] = "drop_indication",
+        [STUN_DROP_METHOD] = "drop_method",
         [STUN_REJECT_ATTR_OVERRUN] = "reject_attr_overrun",
         [STUN_REJECT_ATTR_INVALID] = "reject_attr_invalid",
         [STUN_REJECT_UNKNOWN_ATTR] = "reject_unknown_attr",
         [STUN_REJECT_NO_INTEGRITY] = "reject_no_integrity",
         [STUN_REJECT_BAD_INTEGRITY] = "reject_bad_integrity",
+        [STUN_REJECT_RESPONSE_ADDRESS] = "reject_response_address",
+        [STUN_REJECT_PADDING_AND_PORT] = "reject_padding_and_port",
+        [STUN_REJECT_BAD_PORT] = "reject_bad_port",
+        [STUN_REJECT_NO_ALTERNATE] = "reject_no_alternate",
+        [STUN_REJECT_STREAM_ONLY_UDP] = "reject_stream_only_udp",
+        [STUN_REJECT_USE_TLS] = "reject_use_tls",
     };
     return (unsigned)s < STUN_STATUS_COUNT ? names[s] : "invalid";
 }

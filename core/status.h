@@ -18,13 +18,22 @@ enum stun_status {
     STUN_DROP_LENGTH,            /* length field not datagram - 20, or not a multiple of 4 */
     STUN_DROP_AFTER_FINGERPRINT, /* FINGERPRINT not last (RFC 8489 §14.7) */
     STUN_DROP_BAD_FINGERPRINT,   /* CRC mismatch (RFC 8489 §7.3) */
+    STUN_DROP_RESPONSE,          /* a success or error response sent to the server */
+    STUN_DROP_INDICATION,        /* an indication: never answered (RFC 8489 §6.3.2) */
+    STUN_DROP_METHOD,            /* a method this server does not serve */
 
     /* A request gets an error response. */
-    STUN_REJECT_ATTR_OVERRUN,  /* an attribute runs past the message: 400 */
-    STUN_REJECT_ATTR_INVALID,  /* known attribute with a bad length/family/value: 400 */
-    STUN_REJECT_UNKNOWN_ATTR,  /* unknown comprehension-required attribute: 420 */
-    STUN_REJECT_NO_INTEGRITY,  /* no MESSAGE-INTEGRITY where one is needed: 401 */
-    STUN_REJECT_BAD_INTEGRITY, /* HMAC mismatch: 431 classic, 401 RFC 5389 */
+    STUN_REJECT_ATTR_OVERRUN,     /* an attribute runs past the message: 400 */
+    STUN_REJECT_ATTR_INVALID,     /* known attribute with a bad length/family/value: 400 */
+    STUN_REJECT_UNKNOWN_ATTR,     /* unknown comprehension-required attribute: 420 */
+    STUN_REJECT_NO_INTEGRITY,     /* no MESSAGE-INTEGRITY where one is needed: 401 */
+    STUN_REJECT_BAD_INTEGRITY,    /* HMAC mismatch: 431 classic, 401 RFC 5389 */
+    STUN_REJECT_RESPONSE_ADDRESS, /* RESPONSE-ADDRESS without integrity: 401 (RFC 3489 §8.1) */
+    STUN_REJECT_PADDING_AND_PORT, /* PADDING with RESPONSE-PORT: 400 (RFC 5780 §6.1) */
+    STUN_REJECT_BAD_PORT,         /* RESPONSE-PORT of 0: 400 */
+    STUN_REJECT_NO_ALTERNATE,     /* CHANGE-REQUEST without A2/P2, or on a stream: 420 */
+    STUN_REJECT_STREAM_ONLY_UDP,  /* RESPONSE-PORT on a stream: 420 */
+    STUN_REJECT_USE_TLS,          /* Shared Secret Request not over TLS: 433 (RFC 3489 §8.2) */
 
     STUN_STATUS_COUNT
 };
@@ -32,7 +41,7 @@ enum stun_status {
 /* True for the statuses that are dropped without an answer. */
 static inline bool stun_status_is_drop(enum stun_status s)
 {
-    return s >= STUN_DROP_SHORT && s <= STUN_DROP_BAD_FINGERPRINT;
+    return s >= STUN_DROP_SHORT && s <= STUN_DROP_METHOD;
 }
 
 /*
