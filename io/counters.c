@@ -1,0 +1,54 @@
+#include "io/counters.h"
+
+static const char *const event_names[IO_EVENT_COUNT] = {
+    [IO_RX] = "rx",
+    [IO_TX] = "tx",
+    [IO_TX_FAILED] = "tx_failed",
+    [IO_TX_SYNC] = "tx_sync",
+    [IO_RX_TRUNCATED] = "rx_truncated",
+    [IO_RX_ERRORS] = "rx_errors",
+    [IO_RING_REARM] = "ring_rearm",
+    [IO_RING_NOBUFS] = "ring_nobufs",
+    [IO_RING_CQ_OVERFLOW] = "ring_cq_overflow",
+    [IO_TCP_ACCEPTED] = "tcp_accepted",
+    [IO_TCP_REFUSED] = "tcp_refused",
+    [IO_TCP_IDLE_CLOSED] = "tcp_idle_closed",
+    [IO_TCP_GARBAGE_CLOSED] = "tcp_garbage_closed",
+};
+
+static uint64_t load(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+
+void counters_add(struct io_counters *sum, const struct io_counters *src)
+{
+    for (int i = 0; i < STUN_STATUS_COUNT; i++)
+        sum->status[i] += load(&src->status[i]);
+    for (int i = 0; i < IO_EVENT_COUNT; i++)
+        sum->event[i] += load(&src->event[i]);
+}
+
+void counters_print(FILE *out, const char *prefix, const struct io_counters *c)
+{
+    static const int codes[] = {400, 401, 420, 433};
+    uint64_t dropped = 0, errors = 0;
+    for (int i = 0; i < IO_EVENT_COUNT; i++)
+        fprintf(out, "%s %s %llu\n", prefix, event_names[i], (unsigned long long)c->event[i]);
+    for (int i = 0; i < STUN_STATUS_COUNT; i++) {
+        fprintf(out, "%s %s %llu\n", prefix, stun_status_name((enum stun_status)i),
+                (unsigned long long)c->status[i]);
+        if (stun_status_is_drop((enum stun_status)i))
+            dropped += c->status[i];
+        else if (i != STUN_OK)
+            errors += c->status[i];
+    }
+    for (size_t k = 0; k < sizeof(codes) / sizeof(codes[0]); k++) {
+        uint64_t n = 0;
+        for (int i = 0; i < STUN_STATUS_COUNT; i++)
+            if (stun_status_error_code((enum stun_status)i, false) == codes[k])
+                n += c->status[i];
+        fprintf(out, "%s error_%d %llu\n", prefix, codes[k], (unsigned long long)n);
+    }
+    fprintf(out, "%s answered_success %llu\n", prefix, (unsigned long long)c->status[STUN_OK]);
+    fprintf(out, "%s answered_error %llu\n", prefix, (unsigned long long)errors);
+    fprintf(out, "%s dropped %llu\n", prefix, (unsigned long long)dropped);
+    fflush(out);
+}

@@ -1,0 +1,50 @@
+/*
+ * Per-worker counters. Each worker owns one struct, aligned to its own
+ * cache lines, and is its only writer (plain increments, no atomics on the
+ * packet path). Readers (SIGUSR1, exit) sum them with relaxed loads: a
+ * sum taken while workers run may lag by a few packets, never tear a
+ * 64-bit value on x86-64/arm64.
+ */
+#ifndef STUNRING_IO_COUNTERS_H
+#define STUNRING_IO_COUNTERS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/status.h"
+
+enum io_event {
+    IO_RX,               /* datagrams received */
+    IO_TX,               /* answers handed to the kernel */
+    IO_TX_FAILED,        /* sends the kernel refused */
+    IO_TX_SYNC,          /* answers sent with a plain sendmsg: every ring slot was busy */
+    IO_RX_TRUNCATED,     /* datagrams larger than a receive buffer: dropped */
+    IO_RX_ERRORS,        /* receive errors other than "no data" */
+    IO_RING_REARM,       /* multishot receives re-armed after ending */
+    IO_RING_NOBUFS,      /* receives that found the buffer ring empty */
+    IO_RING_CQ_OVERFLOW, /* completions the kernel had to hold back */
+    IO_TCP_ACCEPTED,
+    IO_TCP_REFUSED, /* connections over --tcp-max-conns */
+    IO_TCP_IDLE_CLOSED,
+    IO_TCP_GARBAGE_CLOSED,
+    IO_EVENT_COUNT
+};
+
+struct io_counters {
+    _Alignas(64) uint64_t status[STUN_STATUS_COUNT]; /* outcome of each message */
+    uint64_t event[IO_EVENT_COUNT];
+};
+
+static inline void counters_status(struct io_counters *c, enum stun_status s) { c->status[s]++; }
+static inline void counters_event(struct io_counters *c, enum io_event e) { c->event[e]++; }
+
+/* Adds src into sum, reading src as another thread may be writing it. */
+void counters_add(struct io_counters *sum, const struct io_counters *src);
+
+/*
+ * Prints "stats NAME VALUE" lines: every status and event, then derived
+ * totals (answered_success, answered_error, error_CODE, dropped).
+ */
+void counters_print(FILE *out, const char *prefix, const struct io_counters *c);
+
+#endif

@@ -1,0 +1,327 @@
+/* Start-up, the main thread's signal loop, and an orderly stop. */
+#include "io/server.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "io/addr.h"
+#include "io/log.h"
+#include "io/sockets.h"
+#include "io/tcp.h"
+#include "io/worker.h"
+
+const char *io_backend_name(enum io_backend b)
+{
+    return b == IO_BACKEND_URING ? "uring" : b == IO_BACKEND_MMSG ? "mmsg" : "auto";
+}
+
+/* Workers report their set-up here; the main thread waits for all. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    unsigned reported;
+    int first_error;
+} gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+
+void worker_report_ready(struct worker *w, int err)
+{
+    (void)w;
+    pthread_mutex_lock(&gate.lock);
+    gate.reported++;
+    if (err != 0 && gate.first_error == 0)
+        gate.first_error = err;
+    pthread_cond_broadcast(&gate.cond);
+    pthread_mutex_unlock(&gate.lock);
+}
+
+static int wait_for_workers(unsigned n)
+{
+    pthread_mutex_lock(&gate.lock);
+    while (gate.reported < n)
+        pthread_cond_wait(&gate.cond, &gate.lock);
+    int err = gate.first_error;
+    pthread_mutex_unlock(&gate.lock);
+    return err;
+}
+
+struct server {
+    struct server_shared shared;
+    struct worker *workers;
+    unsigned n_workers, n_started;
+    struct tcp_front *tcp;
+};
+
+/* Endpoint ep of family f: A1 or A2, P1 or P2 (core/handler.h). */
+static void endpoint_sockaddr(const struct server_config *cfg, unsigned f, unsigned ep,
+                              struct sockaddr_storage *out)
+{
+    const struct server_family *fam = &cfg->family[f];
+    *out = (ep & STUN_EP_ALT_ADDRESS) ? fam->alternate : fam->primary;
+    addr_set_port(out, (ep & STUN_EP_ALT_PORT) ? cfg->alt_port : cfg->port);
+}
+
+static unsigned endpoint_count(const struct server_config *cfg, unsigned f)
+{
+    return cfg->family[f].has_alternate ? STUN_EP_COUNT : 1;
+}
+
+static void build_shared(struct server *srv, const struct server_config *cfg)
+{
+    struct server_shared *sh = &srv->shared;
+    sh->cfg = cfg;
+    sh->handler.software = cfg->software;
+    sh->handler.software_len = cfg->software ? (uint16_t)strlen(cfg->software) : 0;
+    for (unsigned f = 0; f < cfg->n_families; f++) {
+        struct stun_endpoints *eps = &sh->eps[f];
+        eps->alternate = cfg->family[f].has_alternate;
+        for (unsigned ep = 0; ep < STUN_EP_COUNT; ep++) {
+            struct sockaddr_storage ss;
+            endpoint_sockaddr(cfg, f, ep < endpoint_count(cfg, f) ? ep : 0, &ss);
+            addr_to_stun(&ss, &eps->addr[ep]);
+        }
+        sh->wildcard[f] = addr_is_wildcard(&cfg->family[f].primary);
+    }
+}
+
+static int check_ports(const struct server_config *cfg)
+{
+    for (unsigned f = 0; f < cfg->n_families; f++) {
+        for (unsigned ep = 0; ep < endpoint_count(cfg, f); ep++) {
+            struct sockaddr_storage ss;
+            char text[ADDR_TEXT_MAX];
+            endpoint_sockaddr(cfg, f, ep, &ss);
+            int err = sockets_check_free(&ss, cfg);
+            if (err != 0) {
+                log_msg(LOG_ERROR, "cannot bind udp %s: %s", addr_format(&ss, text),
+                        strerror(-err));
+                return err;
+            }
+        }
+    }
+    return 0;
+}
+
+static int open_worker(struct server *srv, struct worker *w, unsigned id)
+{
+    const struct server_config *cfg = srv->shared.cfg;
+    memset(w, 0, sizeof(*w));
+    w->worker_id = id;
+    w->shared = &srv->shared;
+    memset(w->fd, -1, sizeof(w->fd));
+    w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (w->wake_fd < 0)
+        return -errno;
+    for (unsigned f = 0; f < cfg->n_families; f++) {
+        for (unsigned ep = 0; ep < endpoint_count(cfg, f); ep++) {
+            struct sockaddr_storage ss;
+            char text[ADDR_TEXT_MAX];
+            endpoint_sockaddr(cfg, f, ep, &ss);
+            int err = sockets_open_udp(&ss, cfg, true, &w->fd[f][ep]);
+            if (err != 0) {
+                log_msg(LOG_ERROR, "cannot bind udp %s: %s", addr_format(&ss, text),
+                        strerror(-err));
+                return err;
+            }
+        }
+    }
+    return 0;
+}
+
+static void close_worker(struct worker *w)
+{
+    for (unsigned f = 0; f < SERVER_MAX_FAMILIES; f++)
+        for (unsigned ep = 0; ep < STUN_EP_COUNT; ep++)
+            if (w->fd[f][ep] >= 0)
+                close(w->fd[f][ep]);
+    if (w->wake_fd >= 0)
+        close(w->wake_fd);
+}
+
+/* The CPU of worker i: --cpus, else the i-th CPU this process may use. */
+static int worker_cpu(const struct server_config *cfg, unsigned i)
+{
+    if (cfg->n_cpus > 0)
+        return cfg->cpus[i % cfg->n_cpus];
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0 || CPU_COUNT(&allowed) == 0)
+        return -1;
+    unsigned nth = i % (unsigned)CPU_COUNT(&allowed);
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+        if (CPU_ISSET(cpu, &allowed) && nth-- == 0)
+            return cpu;
+    return -1;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    if (w->backend == IO_BACKEND_URING)
+        worker_run_uring(w);
+    else
+        worker_run_mmsg(w);
+    return NULL;
+}
+
+static int start_worker(struct worker *w)
+{
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    if (w->cpu >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(w->cpu, &set);
+        pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+    }
+    int err = -pthread_create(&w->thread, &attr, worker_main, w);
+    pthread_attr_destroy(&attr);
+    return err;
+}
+
+/* auto: io_uring when this kernel and sandbox allow it, else mmsg, saying why. */
+static int choose_backend(const struct server_config *cfg, enum io_backend *out)
+{
+    *out = cfg->backend;
+    if (cfg->backend == IO_BACKEND_MMSG)
+        return 0;
+    int err = uring_probe();
+    if (err == 0) {
+        *out = IO_BACKEND_URING;
+        return 0;
+    }
+    if (cfg->backend == IO_BACKEND_URING) {
+        log_msg(LOG_ERROR, "--backend uring: io_uring unavailable: %s", strerror(-err));
+        return err;
+    }
+    log_msg(LOG_WARN, "io_uring unavailable (%s): using the mmsg backend", strerror(-err));
+    *out = IO_BACKEND_MMSG;
+    return 0;
+}
+
+static void print_counters(struct server *srv, const char *when)
+{
+    struct io_counters total = {0};
+    for (unsigned i = 0; i < srv->n_started; i++) {
+        const struct worker *w = &srv->workers[i];
+        fprintf(stderr, "stats worker.%u rx %llu tx %llu\n", w->worker_id,
+                (unsigned long long)__atomic_load_n(&w->counters.event[IO_RX], __ATOMIC_RELAXED),
+                (unsigned long long)__atomic_load_n(&w->counters.event[IO_TX], __ATOMIC_RELAXED));
+        counters_add(&total, &w->counters);
+    }
+    if (srv->tcp != NULL)
+        tcp_front_counters(srv->tcp, &total);
+    fprintf(stderr, "stats when %s\n", when);
+    counters_print(stderr, "stats", &total);
+}
+
+/* Sets stop, wakes every thread, joins them; in-flight sends finish first. */
+static void stop_all(struct server *srv)
+{
+    __atomic_store_n(&srv->shared.stop, 1, __ATOMIC_RELEASE);
+    uint64_t one = 1;
+    for (unsigned i = 0; i < srv->n_started; i++)
+        if (write(srv->workers[i].wake_fd, &one, sizeof(one)) < 0)
+            log_msg(LOG_WARN, "waking worker %u: %s", i, strerror(errno));
+    for (unsigned i = 0; i < srv->n_started; i++)
+        pthread_join(srv->workers[i].thread, NULL);
+    if (srv->tcp != NULL)
+        tcp_front_stop(srv->tcp);
+}
+
+static void log_ready(const struct server *srv, enum io_backend backend)
+{
+    const struct server_config *cfg = srv->shared.cfg;
+    char line[512] = "", text[ADDR_TEXT_MAX];
+    size_t used = 0;
+    for (unsigned f = 0; f < cfg->n_families; f++) {
+        for (unsigned ep = 0; ep < endpoint_count(cfg, f); ep++) {
+            struct sockaddr_storage ss;
+            endpoint_sockaddr(cfg, f, ep, &ss);
+            used +=
+                (size_t)snprintf(line + used, sizeof(line) - used, " %s", addr_format(&ss, text));
+            if (used >= sizeof(line))
+                used = sizeof(line) - 1;
+        }
+    }
+    log_msg(LOG_INFO, "ready: %u workers, backend %s, udp%s%s", srv->n_workers,
+            io_backend_name(backend), line, cfg->tcp ? ", tcp on the primary port" : "");
+}
+
+/* SIGUSR1 prints the counters; SIGTERM or SIGINT returns. */
+static void signal_loop(struct server *srv, const sigset_t *set)
+{
+    for (;;) {
+        int sig = 0;
+        if (sigwait(set, &sig) != 0)
+            continue;
+        if (sig == SIGUSR1) {
+            print_counters(srv, "sigusr1");
+            continue;
+        }
+        log_msg(LOG_INFO, "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        return;
+    }
+}
+
+static int start(struct server *srv, enum io_backend backend)
+{
+    const struct server_config *cfg = srv->shared.cfg;
+    int err = 0;
+    for (unsigned i = 0; i < srv->n_workers && err == 0; i++) {
+        srv->workers[i].wake_fd = -1;
+        memset(srv->workers[i].fd, -1, sizeof(srv->workers[i].fd));
+    }
+    for (unsigned i = 0; i < srv->n_workers && err == 0; i++)
+        err = open_worker(srv, &srv->workers[i], i);
+    if (err == 0 && cfg->tcp)
+        err = tcp_front_start(&srv->shared, &srv->tcp);
+    for (unsigned i = 0; i < srv->n_workers && err == 0; i++) {
+        srv->workers[i].backend = backend;
+        srv->workers[i].cpu = worker_cpu(cfg, i);
+        err = start_worker(&srv->workers[i]);
+        if (err == 0)
+            srv->n_started++;
+    }
+    if (err == 0)
+        err = wait_for_workers(srv->n_workers);
+    return err;
+}
+
+int server_run(const struct server_config *cfg)
+{
+    struct server srv = {.n_workers = cfg->workers};
+    build_shared(&srv, cfg);
+    enum io_backend backend;
+    if (check_ports(cfg) != 0 || choose_backend(cfg, &backend) != 0)
+        return 1;
+    srv.workers = calloc(cfg->workers, sizeof(*srv.workers));
+    if (srv.workers == NULL) {
+        log_msg(LOG_ERROR, "out of memory for %u workers", cfg->workers);
+        return 1;
+    }
+    /* Threads inherit this mask: only the main thread takes signals. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    int err = start(&srv, backend);
+    if (err == 0) {
+        log_ready(&srv, backend);
+        signal_loop(&srv, &set);
+    }
+    stop_all(&srv);
+    if (err == 0)
+        print_counters(&srv, "exit");
+    for (unsigned i = 0; i < srv.n_workers; i++)
+        close_worker(&srv.workers[i]);
+    free(srv.workers);
+    return err == 0 ? 0 : 1;
+}

@@ -1,0 +1,74 @@
+/*
+ * The server: configuration, start-up, the run loop of the main thread.
+ *
+ * Threads: N workers (io/worker.h) answer UDP, one front thread
+ * (io/tcp.h) answers STUN over TCP, and the main thread waits for
+ * signals: SIGTERM/SIGINT stop, SIGUSR1 prints the counters.
+ */
+#ifndef STUNRING_IO_SERVER_H
+#define STUNRING_IO_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "core/handler.h"
+
+enum {
+    SERVER_MAX_WORKERS = 1024,
+    SERVER_MAX_FAMILIES = 2, /* one IPv4 and one IPv6 primary address */
+    RX_BUF_SIZE = 2048,      /* bigger datagrams are truncated, counted, dropped */
+    TX_BUF_SIZE = 2048,
+    SERVER_MAX_BATCH = 1024,
+    SERVER_MAX_RING_ENTRIES = 32768,
+};
+
+enum io_backend {
+    IO_BACKEND_AUTO,
+    IO_BACKEND_URING,
+    IO_BACKEND_MMSG,
+};
+
+const char *io_backend_name(enum io_backend b);
+
+/* One address family's addresses, as given on the command line. */
+struct server_family {
+    struct sockaddr_storage primary;   /* A1, --listen */
+    struct sockaddr_storage alternate; /* A2, --alt-address */
+    bool has_alternate;
+};
+
+struct server_config {
+    struct server_family family[SERVER_MAX_FAMILIES];
+    unsigned n_families;
+    uint16_t port, alt_port;
+    unsigned workers;
+    int cpus[SERVER_MAX_WORKERS]; /* CPU of worker i; n_cpus == 0: i-th online CPU */
+    unsigned n_cpus;
+    enum io_backend backend;
+    unsigned batch;        /* datagrams per recvmmsg/sendmmsg, completions per pass */
+    unsigned ring_entries; /* io_uring submission queue and buffer ring size */
+    int rcvbuf, sndbuf;    /* SO_RCVBUF/SO_SNDBUF; 0 keeps the kernel's default */
+    const char *software;  /* SOFTWARE attribute text, NULL for none */
+    bool tcp;              /* serve STUN over TCP on the primary port */
+    unsigned tcp_max_conns;
+    unsigned tcp_idle_ms;
+};
+
+/* What every thread reads, built once at start-up, then immutable. */
+struct server_shared {
+    const struct server_config *cfg;
+    struct stun_handler_config handler;
+    struct stun_endpoints eps[SERVER_MAX_FAMILIES]; /* per family, index as cfg->family */
+    bool wildcard[SERVER_MAX_FAMILIES];             /* primary bound to a wildcard */
+    int stop;                                       /* set (release) to stop every thread */
+};
+
+/*
+ * Binds everything, starts the threads, serves until SIGTERM/SIGINT, then
+ * drains and prints the counters. Returns the process exit code: 0 after a
+ * clean stop, 1 when start-up failed (already logged, nothing left open).
+ */
+int server_run(const struct server_config *cfg);
+
+#endif

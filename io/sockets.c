@@ -1,0 +1,62 @@
+/* UDP sockets: one SO_REUSEPORT group per local address:port. */
+#include "io/sockets.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "io/addr.h"
+#include "io/log.h"
+
+static int set_int(int fd, int level, int name, int value)
+{
+    return setsockopt(fd, level, name, &value, sizeof(value)) < 0 ? -errno : 0;
+}
+
+static int set_options(int fd, const struct sockaddr_storage *addr, const struct server_config *cfg,
+                       bool reuseport)
+{
+    bool v6 = addr->ss_family == AF_INET6;
+    int err = reuseport ? set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1) : 0;
+    if (err == 0 && v6)
+        err = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
+    /* A wildcard socket must learn the address each datagram arrived at. */
+    if (err == 0 && addr_is_wildcard(addr))
+        err = v6 ? set_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
+                 : set_int(fd, IPPROTO_IP, IP_PKTINFO, 1);
+    /* Buffer sizes are a wish the kernel caps (net.core.rmem_max): not fatal. */
+    if (err == 0 && cfg->rcvbuf > 0)
+        set_int(fd, SOL_SOCKET, SO_RCVBUF, cfg->rcvbuf);
+    if (err == 0 && cfg->sndbuf > 0)
+        set_int(fd, SOL_SOCKET, SO_SNDBUF, cfg->sndbuf);
+    return err;
+}
+
+int sockets_open_udp(const struct sockaddr_storage *addr, const struct server_config *cfg,
+                     bool reuseport, int *fd_out)
+{
+    int fd = socket(addr->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int err = set_options(fd, addr, cfg, reuseport);
+    if (err == 0 && bind(fd, (const struct sockaddr *)addr, addr_len(addr)) < 0)
+        err = -errno;
+    if (err != 0) {
+        close(fd);
+        return err;
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+int sockets_check_free(const struct sockaddr_storage *addr, const struct server_config *cfg)
+{
+    /* Without SO_REUSEPORT this bind fails if anyone, even another
+     * stunringd that would otherwise share the group, holds the port. */
+    int fd;
+    int err = sockets_open_udp(addr, cfg, false, &fd);
+    if (err == 0)
+        close(fd);
+    return err;
+}

@@ -1,0 +1,658 @@
+/*
+ * The front thread: STUN over TCP. One epoll, level-triggered, watches the
+ * listeners, an eventfd that wakes the thread to stop, and every
+ * connection. Connections live in a table allocated once at start-up;
+ * nothing is allocated per connection or per request.
+ *
+ * Each connection keeps an input buffer (bytes read, not yet a whole
+ * message) and an output buffer (answers the kernel has not taken yet).
+ * Answers are written straight into the output buffer's free tail, so a
+ * connection reads only while that tail has room for one more answer:
+ * a client that pipelines without reading stalls only itself, and no
+ * answer is ever dropped.
+ *
+ * Idle connections are found through a list ordered by last activity
+ * (oldest first): touching a connection moves it to the tail, and the
+ * sweep closes from the head while the head is overdue, so it costs
+ * nothing when nobody is idle, and its cost is capped per pass.
+ */
+#ifndef _GNU_SOURCE
+
+#endif
+#include "io/tcp.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/stun.h"
+#include "core/wire.h"
+#include "io/addr.h"
+#include "io/log.h"
+
+enum {
+    TCP_BACKLOG = 1024,
+    TCP_IN_SIZE = 2 * RX_BUF_SIZE, /* a whole message, and the start of the next */
+    TCP_OUT_SIZE = 8192,           /* several answers; at least one TX_BUF_SIZE slot */
+    TCP_MAX_EVENTS = 256,          /* epoll events per wait */
+    TCP_ACCEPT_BATCH = 256,        /* accepts per listener event: the others get a turn */
+    TCP_SWEEP_MAX = 1024,          /* idle closes per pass */
+    TCP_TICK_MS = 1000,            /* longest wait: stop is seen even without a wake */
+    TCP_ACCEPT_PAUSE_MS = 100,     /* out of descriptors: stop accepting this long */
+};
+
+/* Epoll tokens: a connection is (generation << 32 | slot); these are not slots. */
+#define TOKEN_WAKE 0xFFFFFFFFu
+#define TOKEN_LISTEN 0xFFFFFFF0u /* + family index */
+#define SLOT_NONE 0xFFFFFFFFu
+
+struct conn {
+    int fd;              /* -1: the slot is free */
+    uint32_t gen;        /* bumped on every accept: tells a stale epoll event apart */
+    uint32_t events;     /* epoll interest now registered */
+    unsigned family;     /* index into cfg->family and shared->eps */
+    bool eof;            /* the peer closed its side: close once the answers are out */
+    uint32_t prev, next; /* idle list, oldest first */
+    uint64_t last_ms;    /* CLOCK_MONOTONIC of the last byte read or written */
+    struct stun_addr peer, local;
+    size_t in_len, out_len;
+    uint8_t in[TCP_IN_SIZE];
+    uint8_t out[TCP_OUT_SIZE];
+};
+
+struct tcp_front {
+    struct io_counters counters; /* first: its own cache lines; written by the thread only */
+    const struct server_shared *shared;
+    int listen_fd[SERVER_MAX_FAMILIES];
+    int epoll_fd, wake_fd;
+    bool thread_started;
+    pthread_t thread;
+    struct conn *conns;
+    uint32_t n_conns;
+    uint32_t *free_slots; /* stack of free slot indices */
+    uint32_t n_free;
+    uint32_t idle_head, idle_tail;
+    uint64_t now_ms;
+    uint64_t accept_resume_ms; /* 0: accepting */
+    bool warned_fds;
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- the idle list ---- */
+
+static void idle_unlink(struct tcp_front *f, struct conn *c)
+{
+    if (c->prev != SLOT_NONE)
+        f->conns[c->prev].next = c->next;
+    else
+        f->idle_head = c->next;
+    if (c->next != SLOT_NONE)
+        f->conns[c->next].prev = c->prev;
+    else
+        f->idle_tail = c->prev;
+    c->prev = c->next = SLOT_NONE;
+}
+
+static void idle_push(struct tcp_front *f, struct conn *c)
+{
+    uint32_t slot = (uint32_t)(c - f->conns);
+    c->prev = f->idle_tail;
+    c->next = SLOT_NONE;
+    if (f->idle_tail != SLOT_NONE)
+        f->conns[f->idle_tail].next = slot;
+    else
+        f->idle_head = slot;
+    f->idle_tail = slot;
+}
+
+/* The peer did something: it moves to the young end of the idle list. */
+static void touch(struct tcp_front *f, struct conn *c)
+{
+    c->last_ms = f->now_ms;
+    if (f->idle_tail == (uint32_t)(c - f->conns))
+        return;
+    idle_unlink(f, c);
+    idle_push(f, c);
+}
+
+/* ---- connections ---- */
+
+/* Closing the descriptor also takes it out of the epoll set. */
+static void conn_close(struct tcp_front *f, struct conn *c)
+{
+    idle_unlink(f, c);
+    close(c->fd);
+    c->fd = -1;
+    f->free_slots[f->n_free++] = (uint32_t)(c - f->conns);
+}
+
+static uint64_t conn_token(const struct tcp_front *f, const struct conn *c)
+{
+    return (uint64_t)c->gen << 32 | (uint32_t)(c - f->conns);
+}
+
+/* Takes a free slot for an accepted socket; -errno leaves fd to the caller. */
+static int conn_open(struct tcp_front *f, unsigned family, int fd,
+                     const struct sockaddr_storage *peer)
+{
+    struct sockaddr_storage local;
+    socklen_t len = sizeof(local);
+    if (getsockname(fd, (struct sockaddr *)&local, &len) < 0)
+        return -errno;
+    struct conn *c = &f->conns[f->free_slots[f->n_free - 1]];
+    struct epoll_event ev = {.events = EPOLLIN};
+    c->gen++;
+    ev.data.u64 = conn_token(f, c);
+    if (epoll_ctl(f->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
+        return -errno;
+    f->n_free--;
+    /* Answers are whole and coalesced per read already; Nagle would only
+     * hold a pipelined answer back behind the client's delayed ACK. */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->fd = fd;
+    c->events = EPOLLIN;
+    c->family = family;
+    c->eof = false;
+    c->in_len = c->out_len = 0;
+    addr_to_stun(peer, &c->peer);
+    addr_to_stun(&local, &c->local);
+    c->last_ms = f->now_ms;
+    idle_push(f, c);
+    return 0;
+}
+
+/* ---- accepting ---- */
+
+/* Out of descriptors or memory: the listener would stay readable and spin
+ * the thread, so stop watching it for a moment. */
+static void pause_accepting(struct tcp_front *f, int err)
+{
+    if (!f->warned_fds) {
+        log_msg(LOG_WARN, "tcp accept: %s; pausing accepts", strerror(err));
+        f->warned_fds = true;
+    }
+    for (unsigned i = 0; i < f->shared->cfg->n_families; i++) {
+        struct epoll_event ev = {.events = 0, .data.u64 = TOKEN_LISTEN + i};
+        epoll_ctl(f->epoll_fd, EPOLL_CTL_MOD, f->listen_fd[i], &ev);
+    }
+    f->accept_resume_ms = f->now_ms + TCP_ACCEPT_PAUSE_MS;
+}
+
+static void resume_accepting(struct tcp_front *f)
+{
+    if (f->accept_resume_ms == 0 || f->now_ms < f->accept_resume_ms)
+        return;
+    for (unsigned i = 0; i < f->shared->cfg->n_families; i++) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TOKEN_LISTEN + i};
+        epoll_ctl(f->epoll_fd, EPOLL_CTL_MOD, f->listen_fd[i], &ev);
+    }
+    f->accept_resume_ms = 0;
+}
+
+/* Over the cap a connection is accepted and closed at once: left in the
+ * backlog it would keep the listener readable and retry forever. */
+static void accept_all(struct tcp_front *f, unsigned family)
+{
+    for (int i = 0; i < TCP_ACCEPT_BATCH; i++) {
+        struct sockaddr_storage peer;
+        socklen_t len = sizeof(peer);
+        int fd = accept4(f->listen_fd[family], (struct sockaddr *)&peer, &len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            int err = errno;
+            if (err == EINTR || err == ECONNABORTED)
+                continue;
+            if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM)
+                pause_accepting(f, err);
+            return; /* EAGAIN: drained; others (accept(2)'s network errors): next event */
+        }
+        if (f->n_free == 0) {
+            close(fd);
+            counters_event(&f->counters, IO_TCP_REFUSED);
+        } else if (conn_open(f, family, fd, &peer) < 0) {
+            close(fd);
+        } else {
+            counters_event(&f->counters, IO_TCP_ACCEPTED);
+        }
+    }
+}
+
+/* ---- framing and answering ---- */
+
+/*
+ * RFC 8489 §6.2.2: over TCP, messages follow one another with nothing in
+ * between; the header's length field is the only framing. Returns the
+ * whole message's length, 0 while more bytes are needed, or -1 when the
+ * bytes cannot be the start of a STUN message we serve (*why says how).
+ * It judges as soon as the bytes it needs are in, so a non-STUN client
+ * ("GET / HTTP/1.1") is turned away without waiting for 20 bytes.
+ */
+static long frame_len(const uint8_t *p, size_t have, enum stun_status *why)
+{
+    if (have < 1)
+        return 0;
+    if (p[0] & 0xC0) { /* RFC 8489 §5: the two leading bits are zero */
+        *why = STUN_DROP_NOT_STUN;
+        return -1;
+    }
+    if (have < 4)
+        return 0;
+    size_t body = wire_get16(p + 2);
+    /* RFC 8489 §5: attributes are padded to 4, so is the length. We answer
+     * only requests, and accept none longer than a UDP receive buffer. */
+    if (body % 4 != 0 || STUN_HEADER_LEN + body > RX_BUF_SIZE) {
+        *why = STUN_DROP_LENGTH;
+        return -1;
+    }
+    if (have < STUN_HEADER_LEN + body)
+        return 0;
+    return (long)(STUN_HEADER_LEN + body);
+}
+
+/* Answers one whole message into the output buffer's tail. false: the
+ * stream is out of step (the handler found no STUN framing there). */
+static bool answer(struct tcp_front *f, struct conn *c, const uint8_t *msg, size_t len)
+{
+    const struct server_shared *sh = f->shared;
+    struct stun_request req = {
+        .data = msg,
+        .len = len,
+        .source = c->peer,
+        .local = c->local,
+        .arrived = STUN_EP_A1P1,
+        .eps = &sh->eps[c->family],
+        .stream = true,
+    };
+    struct stun_reply reply;
+    stun_handle(&sh->handler, &req, c->out + c->out_len, TX_BUF_SIZE, &reply);
+    counters_status(&f->counters, reply.status);
+    if (reply.status == STUN_DROP_SHORT || reply.status == STUN_DROP_NOT_STUN ||
+        reply.status == STUN_DROP_LENGTH)
+        return false;
+    /* Other drops (responses, indications, unknown methods) are skipped:
+     * the framing still holds. The reply's from/dest are for UDP; a stream
+     * answer goes back on its own connection. */
+    c->out_len += reply.len;
+    return true;
+}
+
+static bool out_has_room(const struct conn *c) { return TCP_OUT_SIZE - c->out_len >= TX_BUF_SIZE; }
+
+enum input {
+    INPUT_NEED_BYTES, /* no whole message left */
+    INPUT_NEED_ROOM,  /* whole messages wait for room in the output buffer */
+    INPUT_GARBAGE,    /* not STUN: close */
+};
+
+/*
+ * Answers every whole message in the input buffer, in order (RFC 8489
+ * §6.2.2 lets a client pipeline requests on one connection), while the
+ * output buffer has room; the rest waits in the input buffer.
+ */
+static enum input process_input(struct tcp_front *f, struct conn *c)
+{
+    size_t pos = 0;
+    enum input r = INPUT_NEED_ROOM;
+    while (out_has_room(c)) {
+        enum stun_status why = STUN_OK;
+        long len = frame_len(c->in + pos, c->in_len - pos, &why);
+        if (len < 0)
+            counters_status(&f->counters, why);
+        if (len < 0 || (len > 0 && !answer(f, c, c->in + pos, (size_t)len))) {
+            r = INPUT_GARBAGE;
+            break;
+        }
+        if (len == 0) {
+            r = INPUT_NEED_BYTES;
+            break;
+        }
+        pos += (size_t)len;
+    }
+    /* One move per read, not one per message. */
+    memmove(c->in, c->in + pos, c->in_len - pos);
+    c->in_len -= pos;
+    return r;
+}
+
+/* ---- reading and writing ---- */
+
+/* Returns false when the connection failed (the caller closes it). */
+static bool flush_output(struct tcp_front *f, struct conn *c)
+{
+    while (c->out_len > 0) {
+        ssize_t n = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK;
+        memmove(c->out, c->out + n, c->out_len - (size_t)n);
+        c->out_len -= (size_t)n;
+        touch(f, c);
+    }
+    return true;
+}
+
+/* One read per event, so one busy connection cannot starve the others. */
+static bool read_input(struct tcp_front *f, struct conn *c)
+{
+    if (c->in_len == TCP_IN_SIZE)
+        return true; /* cannot happen while reading is on; be safe */
+    ssize_t n = recv(c->fd, c->in + c->in_len, TCP_IN_SIZE - c->in_len, MSG_DONTWAIT);
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+    if (n == 0) {
+        c->eof = true;
+        return true;
+    }
+    c->in_len += (size_t)n;
+    touch(f, c);
+    return true;
+}
+
+/* Reads while an answer would fit; writes while answers wait. */
+static bool update_interest(struct tcp_front *f, struct conn *c)
+{
+    uint32_t want = (!c->eof && out_has_room(c) ? EPOLLIN : 0) | (c->out_len ? EPOLLOUT : 0);
+    if (want == c->events)
+        return true;
+    struct epoll_event ev = {.events = want, .data.u64 = conn_token(f, c)};
+    if (epoll_ctl(f->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev) < 0)
+        return false;
+    c->events = want;
+    return true;
+}
+
+/*
+ * Answers what is buffered and hands it to the kernel. If the kernel took
+ * every answer while requests still waited for room, go again: no event
+ * would come for requests already read. Returns false to close.
+ */
+static bool serve(struct tcp_front *f, struct conn *c)
+{
+    for (;;) {
+        enum input r = process_input(f, c);
+        if (r == INPUT_GARBAGE) {
+            counters_event(&f->counters, IO_TCP_GARBAGE_CLOSED);
+            return false;
+        }
+        if (!flush_output(f, c))
+            return false;
+        if (r == INPUT_NEED_BYTES || c->out_len > 0)
+            return true;
+    }
+}
+
+static void conn_event(struct tcp_front *f, struct conn *c, uint32_t events)
+{
+    bool ok = !(events & EPOLLERR);
+    if (ok && (events & EPOLLOUT))
+        ok = flush_output(f, c);
+    if (ok && (events & (EPOLLIN | EPOLLHUP)) && !c->eof && out_has_room(c))
+        ok = read_input(f, c);
+    if (ok)
+        ok = serve(f, c);
+    /* RFC 8489 §6.2.2: the client closes; we close once its answers are out. */
+    if (ok && c->eof && c->out_len == 0)
+        ok = false;
+    if (!ok || !update_interest(f, c))
+        conn_close(f, c);
+}
+
+/* ---- the loop ---- */
+
+/* RFC 8489 §6.2.2: the server keeps a connection open until the client
+ * closes it or it times out. Bounded per pass; the next wait is then 0. */
+static void sweep_idle(struct tcp_front *f)
+{
+    unsigned idle_ms = f->shared->cfg->tcp_idle_ms;
+    if (idle_ms == 0)
+        return;
+    for (int i = 0; i < TCP_SWEEP_MAX && f->idle_head != SLOT_NONE; i++) {
+        struct conn *c = &f->conns[f->idle_head];
+        if (f->now_ms - c->last_ms < idle_ms)
+            return;
+        counters_event(&f->counters, IO_TCP_IDLE_CLOSED);
+        conn_close(f, c);
+    }
+}
+
+/* Until the oldest connection's deadline or the end of an accept pause. */
+static int wait_ms(const struct tcp_front *f)
+{
+    uint64_t now = now_ms(), until = now + TCP_TICK_MS;
+    unsigned idle_ms = f->shared->cfg->tcp_idle_ms;
+    if (idle_ms != 0 && f->idle_head != SLOT_NONE) {
+        uint64_t due = f->conns[f->idle_head].last_ms + idle_ms;
+        if (due < until)
+            until = due;
+    }
+    if (f->accept_resume_ms != 0 && f->accept_resume_ms < until)
+        until = f->accept_resume_ms;
+    return until > now ? (int)(until - now) : 0;
+}
+
+static void dispatch(struct tcp_front *f, const struct epoll_event *ev)
+{
+    uint32_t slot = (uint32_t)ev->data.u64;
+    if (slot == TOKEN_WAKE) {
+        /* Written only after shared->stop is set: the loop ends next, so
+         * the counter need not be read back. */
+    } else if (slot >= TOKEN_LISTEN) {
+        accept_all(f, slot - TOKEN_LISTEN);
+    } else {
+        struct conn *c = &f->conns[slot];
+        /* An earlier event of this batch may have closed the slot, and an
+         * accept reused it: the generation tells. */
+        if (c->fd >= 0 && c->gen == (uint32_t)(ev->data.u64 >> 32))
+            conn_event(f, c, ev->events);
+    }
+}
+
+static void *front_main(void *arg)
+{
+    struct tcp_front *f = arg;
+    struct epoll_event ev[TCP_MAX_EVENTS];
+    while (!__atomic_load_n(&f->shared->stop, __ATOMIC_ACQUIRE)) {
+        int n = epoll_wait(f->epoll_fd, ev, TCP_MAX_EVENTS, wait_ms(f));
+        if (n < 0 && errno != EINTR) {
+            log_msg(LOG_ERROR, "tcp epoll_wait: %s", strerror(errno));
+            break;
+        }
+        f->now_ms = now_ms();
+        for (int i = 0; i < n; i++)
+            dispatch(f, &ev[i]);
+        resume_accepting(f);
+        sweep_idle(f);
+    }
+    return NULL;
+}
+
+/* ---- start and stop ---- */
+
+static int listen_one(const struct sockaddr_storage *primary, uint16_t port, int *out)
+{
+    struct sockaddr_storage sa = *primary;
+    addr_set_port(&sa, port);
+    int one = 1, err;
+    int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto fail;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+        goto fail;
+    /* The IPv4 family has its own listener on the same port. */
+    if (sa.ss_family == AF_INET6 &&
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+        goto fail;
+    if (bind(fd, (const struct sockaddr *)&sa, addr_len(&sa)) < 0 || listen(fd, TCP_BACKLOG) < 0)
+        goto fail;
+    *out = fd;
+    return 0;
+fail:
+    err = errno;
+    if (fd >= 0)
+        close(fd);
+    char text[ADDR_TEXT_MAX];
+    log_msg(LOG_ERROR, "cannot listen on tcp %s: %s", addr_format(&sa, text), strerror(err));
+    return -err;
+}
+
+/* Frees whatever front holds; safe on a half-built one. */
+static void front_free(struct tcp_front *f)
+{
+    for (uint32_t i = 0; f->conns != NULL && i < f->n_conns; i++)
+        if (f->conns[i].fd >= 0)
+            close(f->conns[i].fd);
+    free(f->free_slots);
+    free(f->conns);
+    for (unsigned i = 0; i < SERVER_MAX_FAMILIES; i++)
+        if (f->listen_fd[i] >= 0)
+            close(f->listen_fd[i]);
+    if (f->wake_fd >= 0)
+        close(f->wake_fd);
+    if (f->epoll_fd >= 0)
+        close(f->epoll_fd);
+    free(f);
+}
+
+static struct tcp_front *front_alloc(const struct server_shared *shared)
+{
+    /* The counters' _Alignas(64) needs an aligned block, not malloc's 16. */
+    size_t size = (sizeof(struct tcp_front) + 63) & ~(size_t)63;
+    struct tcp_front *f = aligned_alloc(64, size);
+    if (f == NULL)
+        return NULL;
+    memset(f, 0, size);
+    f->shared = shared;
+    f->epoll_fd = f->wake_fd = -1;
+    for (unsigned i = 0; i < SERVER_MAX_FAMILIES; i++)
+        f->listen_fd[i] = -1;
+    f->idle_head = f->idle_tail = SLOT_NONE;
+    return f;
+}
+
+/* The connection table, all slots free; at least one entry so that a cap
+ * of 0 (refuse everything) needs no special case. */
+static int table_alloc(struct tcp_front *f, unsigned max_conns)
+{
+    f->conns = calloc(max_conns ? max_conns : 1, sizeof(*f->conns));
+    f->free_slots = calloc(max_conns ? max_conns : 1, sizeof(*f->free_slots));
+    if (f->conns == NULL || f->free_slots == NULL)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < max_conns; i++) {
+        f->conns[i].fd = -1;
+        f->conns[i].prev = f->conns[i].next = SLOT_NONE;
+        f->free_slots[i] = max_conns - 1 - i; /* slot 0 is taken first */
+    }
+    f->n_conns = f->n_free = max_conns;
+    return 0;
+}
+
+static int watch(int epoll_fd, int fd, uint64_t token)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = token};
+    return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+/* Epoll and the wake eventfd; logs a failure. */
+static int open_epoll(struct tcp_front *f)
+{
+    int err = 0;
+    f->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (f->epoll_fd < 0)
+        err = -errno;
+    if (err == 0 && (f->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+        err = -errno;
+    if (err == 0)
+        err = watch(f->epoll_fd, f->wake_fd, TOKEN_WAKE);
+    if (err != 0)
+        log_msg(LOG_ERROR, "tcp front: epoll: %s", strerror(-err));
+    return err;
+}
+
+/* Every family's listener, under the epoll; listen_one logs its failure. */
+static int open_listeners(struct tcp_front *f)
+{
+    const struct server_config *cfg = f->shared->cfg;
+    for (unsigned i = 0; i < cfg->n_families; i++) {
+        int err = listen_one(&cfg->family[i].primary, cfg->port, &f->listen_fd[i]);
+        if (err != 0)
+            return err;
+        err = watch(f->epoll_fd, f->listen_fd[i], TOKEN_LISTEN + i);
+        if (err != 0) {
+            log_msg(LOG_ERROR, "tcp front: epoll: %s", strerror(-err));
+            return err;
+        }
+    }
+    return 0;
+}
+
+int tcp_front_start(const struct server_shared *shared, struct tcp_front **out)
+{
+    const struct server_config *cfg = shared->cfg;
+    if (cfg->n_families > SERVER_MAX_FAMILIES || cfg->tcp_max_conns >= TOKEN_LISTEN) {
+        log_msg(LOG_ERROR, "tcp front: %u connections is too many", cfg->tcp_max_conns);
+        return -EINVAL;
+    }
+    struct tcp_front *f = front_alloc(shared);
+    int err = f == NULL ? -ENOMEM : table_alloc(f, cfg->tcp_max_conns);
+    if (err != 0) {
+        log_msg(LOG_ERROR, "tcp front: table of %u connections: %s", cfg->tcp_max_conns,
+                strerror(-err));
+        goto fail;
+    }
+    err = open_epoll(f);
+    if (err == 0)
+        err = open_listeners(f);
+    if (err != 0)
+        goto fail;
+    f->now_ms = now_ms();
+    err = -pthread_create(&f->thread, NULL, front_main, f);
+    if (err != 0) {
+        log_msg(LOG_ERROR, "tcp front: thread: %s", strerror(-err));
+        goto fail;
+    }
+    f->thread_started = true;
+    *out = f;
+    return 0;
+fail:
+    if (f != NULL)
+        front_free(f);
+    return err;
+}
+
+void tcp_front_stop(struct tcp_front *front)
+{
+    if (front == NULL)
+        return;
+    if (front->thread_started) {
+        uint64_t one = 1;
+        /* Cannot fail on a fresh eventfd; if it did, the thread still sees
+         * shared->stop within TCP_TICK_MS. */
+        ssize_t n = write(front->wake_fd, &one, sizeof(one));
+        (void)n;
+        pthread_join(front->thread, NULL);
+    }
+    front_free(front);
+}
+
+void tcp_front_counters(const struct tcp_front *front, struct io_counters *sum)
+{
+    counters_add(sum, &front->counters);
+}

@@ -1,0 +1,31 @@
+/*
+ * The front thread: STUN over TCP (RFC 8489 §6.2.2 framing: each message
+ * is its 20-byte header plus the length the header gives) on the primary
+ * port of every primary address. Non-blocking sockets under one epoll;
+ * several requests per connection, requests split across reads, pipelined
+ * requests answered in order; a cap on connections and an idle deadline;
+ * a connection that sends something that is not STUN is closed, and only
+ * that one. The credentials issue adds TLS here.
+ */
+#ifndef STUNRING_IO_TCP_H
+#define STUNRING_IO_TCP_H
+
+#include "io/counters.h"
+#include "io/server.h"
+
+struct tcp_front;
+
+/*
+ * Binds a listener on (primary address, cfg->port) of each family and
+ * starts the thread. Returns 0, or -errno after logging the address that
+ * failed (nothing is left open).
+ */
+int tcp_front_start(const struct server_shared *shared, struct tcp_front **out);
+
+/* Stops the thread (it sees shared->stop after a wake-up), joins, closes all. */
+void tcp_front_stop(struct tcp_front *front);
+
+/* Adds the front thread's counters into sum. */
+void tcp_front_counters(const struct tcp_front *front, struct io_counters *sum);
+
+#endif

@@ -1,0 +1,85 @@
+/* What both backends share: handling one datagram and routing its answer. */
+#include "io/worker.h"
+
+#include <string.h>
+
+#include "io/addr.h"
+
+bool worker_should_stop(const struct worker *w)
+{
+    return __atomic_load_n(&w->shared->stop, __ATOMIC_ACQUIRE) != 0;
+}
+
+size_t worker_handle(struct worker *w, unsigned family, enum stun_endpoint ep, const uint8_t *data,
+                     size_t len, const struct sockaddr_storage *src,
+                     const struct sockaddr_storage *local, uint8_t *out, struct tx_meta *meta)
+{
+    const struct server_shared *sh = w->shared;
+    struct stun_request req = {
+        .data = data,
+        .len = len,
+        .arrived = ep,
+        .eps = &sh->eps[family],
+        .stream = false,
+    };
+    struct stun_reply reply;
+    addr_to_stun(src, &req.source);
+    addr_to_stun(local, &req.local);
+    stun_handle(&sh->handler, &req, out, TX_BUF_SIZE, &reply);
+    counters_status(&w->counters, reply.status);
+    if (reply.len == 0)
+        return 0;
+
+    meta->fd = w->fd[family][reply.from];
+    meta->dest_len = addr_from_stun(&reply.dest, &meta->dest);
+    /* A wildcard socket must say which of its addresses to answer from:
+     * the one the request arrived at (only A1 can be a wildcard). */
+    meta->set_source = sh->wildcard[family];
+    meta->local = *local;
+    return reply.len;
+}
+
+size_t worker_source_cmsg(const struct tx_meta *meta, void *buf, size_t cap)
+{
+    if (!meta->set_source)
+        return 0;
+    memset(buf, 0, cap);
+    struct cmsghdr *c = buf;
+    if (meta->local.ss_family == AF_INET6) {
+        struct in6_pktinfo info = {0};
+        info.ipi6_addr = ((const struct sockaddr_in6 *)&meta->local)->sin6_addr;
+        c->cmsg_level = IPPROTO_IPV6;
+        c->cmsg_type = IPV6_PKTINFO;
+        c->cmsg_len = CMSG_LEN(sizeof(info));
+        memcpy(CMSG_DATA(c), &info, sizeof(info));
+        return CMSG_SPACE(sizeof(info));
+    }
+    struct in_pktinfo info = {0};
+    info.ipi_spec_dst = ((const struct sockaddr_in *)&meta->local)->sin_addr;
+    c->cmsg_level = IPPROTO_IP;
+    c->cmsg_type = IP_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof(info));
+    memcpy(CMSG_DATA(c), &info, sizeof(info));
+    return CMSG_SPACE(sizeof(info));
+}
+
+bool worker_local_from_cmsg(struct msghdr *msg, const struct sockaddr_storage *bound,
+                            struct sockaddr_storage *local)
+{
+    *local = *bound;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+            struct in_pktinfo info;
+            memcpy(&info, CMSG_DATA(c), sizeof(info));
+            ((struct sockaddr_in *)local)->sin_addr = info.ipi_addr;
+            return true;
+        }
+        if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+            struct in6_pktinfo info;
+            memcpy(&info, CMSG_DATA(c), sizeof(info));
+            ((struct sockaddr_in6 *)local)->sin6_addr = info.ipi6_addr;
+            return true;
+        }
+    }
+    return false;
+}

@@ -1,0 +1,74 @@
+/*
+ * A UDP worker: one thread, pinned to its CPU, owning one socket in every
+ * SO_REUSEPORT group (each family x each endpoint), its buffers and its
+ * counters. Workers never talk to each other.
+ */
+#ifndef STUNRING_IO_WORKER_H
+#define STUNRING_IO_WORKER_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "io/counters.h"
+#include "io/server.h"
+
+struct worker {
+    unsigned worker_id;
+    int cpu; /* -1: not pinned */
+    const struct server_shared *shared;
+    int fd[SERVER_MAX_FAMILIES][STUN_EP_COUNT]; /* -1 where there is no socket */
+    int wake_fd;                                /* eventfd: written once to stop */
+    enum io_backend backend;                    /* uring or mmsg, never auto */
+    pthread_t thread;
+    struct io_counters counters;
+};
+
+/* One answer ready to send: a socket, a destination, an optional source IP. */
+struct tx_meta {
+    int fd;
+    struct sockaddr_storage dest;
+    socklen_t dest_len;
+    bool set_source; /* wildcard socket: send from local via PKTINFO */
+    struct sockaddr_storage local;
+};
+
+/*
+ * Handles one datagram received on socket (family, ep) from src, arrived at
+ * local (its address; for a wildcard socket from PKTINFO). Writes the answer
+ * into out and its routing into *meta. Returns the answer's length, 0 for
+ * none. Counts the outcome.
+ */
+size_t worker_handle(struct worker *w, unsigned family, enum stun_endpoint ep, const uint8_t *data,
+                     size_t len, const struct sockaddr_storage *src,
+                     const struct sockaddr_storage *local, uint8_t *out, struct tx_meta *meta);
+
+/*
+ * Builds the control message that sets the source address of a send from
+ * a wildcard socket (IP_PKTINFO / IPV6_PKTINFO). buf holds CMSG_SPACE of an
+ * in6_pktinfo; returns the control length to put in msg_controllen.
+ */
+size_t worker_source_cmsg(const struct tx_meta *meta, void *buf, size_t cap);
+
+/* Reads the arrival address from received control messages, if any. */
+bool worker_local_from_cmsg(struct msghdr *msg, const struct sockaddr_storage *bound,
+                            struct sockaddr_storage *local);
+
+/*
+ * Backends call this exactly once, when their set-up succeeded (err 0) or
+ * failed (-errno): server_run waits for every worker before it says ready.
+ */
+void worker_report_ready(struct worker *w, int err);
+
+/* Backend loops: run until shared->stop; return 0 or -errno. */
+int worker_run_mmsg(struct worker *w);
+int worker_run_uring(struct worker *w);
+
+/* Probes whether io_uring with multishot receive works here; 0 or -errno. */
+int uring_probe(void);
+
+bool worker_should_stop(const struct worker *w);
+
+#endif

@@ -1,0 +1,392 @@
+/*
+ * stunringd: the daemon's main() and its flag table. Every flag is long,
+ * has a default that --help prints from the code, and a bad one exits 2
+ * with a message naming it.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "io/addr.h"
+#include "io/log.h"
+#include "io/server.h"
+
+#ifndef STUNRING_VERSION
+#define STUNRING_VERSION "0.0.0"
+#endif
+
+enum { EXIT_USAGE = 2 };
+
+struct options {
+    struct server_config cfg;
+    const char *listen[SERVER_MAX_FAMILIES + 1];
+    unsigned n_listen;
+    const char *alt[SERVER_MAX_FAMILIES + 1];
+    unsigned n_alt;
+    const char *cpus_text;
+    bool print_config;
+};
+
+static unsigned online_cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+        return (unsigned)CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
+/* The defaults, in one place: --help prints them from here. */
+static void set_defaults(struct options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->cfg.port = 3478;
+    o->cfg.alt_port = 3479;
+    o->cfg.workers = online_cpus();
+    o->cfg.backend = IO_BACKEND_AUTO;
+    o->cfg.batch = 64;
+    o->cfg.ring_entries = 1024;
+    o->cfg.tcp = true;
+    o->cfg.tcp_max_conns = 1024;
+    o->cfg.tcp_idle_ms = 30000;
+}
+
+__attribute__((format(printf, 1, 2), noreturn)) static void usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("stunringd: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(" (see --help)\n", stderr);
+    va_end(ap);
+    exit(EXIT_USAGE);
+}
+
+static unsigned long parse_number(const char *flag, const char *text, unsigned long min,
+                                  unsigned long max)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || v < min || v > max)
+        usage_error("%s: want a whole number from %lu to %lu, got '%s'", flag, min, max, text);
+    return v;
+}
+
+/* "0-3,8" into cpus[]; every CPU must be one this process may run on. */
+static void parse_cpus(struct options *o, const char *text)
+{
+    cpu_set_t allowed;
+    sched_getaffinity(0, sizeof(allowed), &allowed);
+    char copy[1024];
+    snprintf(copy, sizeof(copy), "%s", text);
+    for (char *save = NULL, *item = strtok_r(copy, ",", &save); item != NULL;
+         item = strtok_r(NULL, ",", &save)) {
+        char *dash = strchr(item, '-');
+        if (dash != NULL)
+            *dash = '\0';
+        unsigned long lo = parse_number("--cpus", item, 0, CPU_SETSIZE - 1);
+        unsigned long hi = dash ? parse_number("--cpus", dash + 1, lo, CPU_SETSIZE - 1) : lo;
+        for (unsigned long cpu = lo; cpu <= hi; cpu++) {
+            if (!CPU_ISSET(cpu, &allowed))
+                usage_error("--cpus: CPU %lu is not online or not allowed here", cpu);
+            if (o->cfg.n_cpus == SERVER_MAX_WORKERS)
+                usage_error("--cpus: more than %d CPUs", SERVER_MAX_WORKERS);
+            o->cfg.cpus[o->cfg.n_cpus++] = (int)cpu;
+        }
+    }
+    if (o->cfg.n_cpus == 0)
+        usage_error("--cpus: empty list '%s'", text);
+}
+
+/* Text of each flag's default, from set_defaults(). */
+static void print_help(void)
+{
+    struct options d;
+    set_defaults(&d);
+    printf("usage: stunringd [FLAGS]\n"
+           "A STUN server (RFC 3489, 5389, 8489, 5780) with per-core io_uring workers.\n\n");
+    printf("  --listen ADDR        primary address; repeat for one IPv4 and one IPv6\n"
+           "                       (default: 0.0.0.0 and ::)\n");
+    printf("  --alt-address ADDR   second address of the same family, for RFC 3489/5780\n"
+           "                       CHANGE-REQUEST; repeatable likewise (default: none)\n");
+    printf("  --port N             primary port (default: %u)\n", d.cfg.port);
+    printf("  --alt-port N         alternate port, used with --alt-address (default: %u)\n",
+           d.cfg.alt_port);
+    printf("  --workers N          UDP worker threads (default: %u, the CPUs available)\n",
+           d.cfg.workers);
+    printf("  --cpus LIST          pin worker i to the i-th CPU of LIST, e.g. 0-3,8\n"
+           "                       (default: the CPUs available, in order)\n");
+    printf("  --backend NAME       auto, uring or mmsg (default: %s: io_uring if it works)\n",
+           io_backend_name(d.cfg.backend));
+    printf("  --batch N            datagrams per recvmmsg/sendmmsg (default: %u)\n", d.cfg.batch);
+    printf("  --ring-entries N     io_uring queue and buffer ring size, a power of 2\n"
+           "                       (default: %u)\n",
+           d.cfg.ring_entries);
+    printf("  --rcvbuf BYTES       SO_RCVBUF of each UDP socket (default: kernel's)\n");
+    printf("  --sndbuf BYTES       SO_SNDBUF of each UDP socket (default: kernel's)\n");
+    printf("  --software TEXT      send a SOFTWARE attribute (default: off)\n");
+    printf("  --no-tcp             do not serve STUN over TCP (default: TCP on the primary "
+           "port)\n");
+    printf("  --tcp-max-conns N    open TCP connections at most (default: %u)\n",
+           d.cfg.tcp_max_conns);
+    printf("  --tcp-idle-ms N      close a TCP connection idle this long (default: %u)\n",
+           d.cfg.tcp_idle_ms);
+    printf("  --log-level LEVEL    error, warn, info or debug (default: %s)\n",
+           log_level_name(log_threshold));
+    printf("  --print-config       print the effective configuration and exit\n");
+    printf("  --version            print the version and exit\n");
+    printf("  --help               this text\n\n"
+           "Signals: SIGTERM/SIGINT stop (exit 0), SIGUSR1 prints the counters.\n");
+}
+
+enum flag {
+    F_LISTEN = 256,
+    F_ALT_ADDRESS,
+    F_PORT,
+    F_ALT_PORT,
+    F_WORKERS,
+    F_CPUS,
+    F_BACKEND,
+    F_BATCH,
+    F_RING_ENTRIES,
+    F_RCVBUF,
+    F_SNDBUF,
+    F_SOFTWARE,
+    F_NO_TCP,
+    F_TCP_MAX_CONNS,
+    F_TCP_IDLE_MS,
+    F_LOG_LEVEL,
+    F_PRINT_CONFIG,
+    F_VERSION,
+    F_HELP,
+};
+
+static const struct option flags[] = {
+    {"listen", required_argument, NULL, F_LISTEN},
+    {"alt-address", required_argument, NULL, F_ALT_ADDRESS},
+    {"port", required_argument, NULL, F_PORT},
+    {"alt-port", required_argument, NULL, F_ALT_PORT},
+    {"workers", required_argument, NULL, F_WORKERS},
+    {"cpus", required_argument, NULL, F_CPUS},
+    {"backend", required_argument, NULL, F_BACKEND},
+    {"batch", required_argument, NULL, F_BATCH},
+    {"ring-entries", required_argument, NULL, F_RING_ENTRIES},
+    {"rcvbuf", required_argument, NULL, F_RCVBUF},
+    {"sndbuf", required_argument, NULL, F_SNDBUF},
+    {"software", required_argument, NULL, F_SOFTWARE},
+    {"no-tcp", no_argument, NULL, F_NO_TCP},
+    {"tcp-max-conns", required_argument, NULL, F_TCP_MAX_CONNS},
+    {"tcp-idle-ms", required_argument, NULL, F_TCP_IDLE_MS},
+    {"log-level", required_argument, NULL, F_LOG_LEVEL},
+    {"print-config", no_argument, NULL, F_PRINT_CONFIG},
+    {"version", no_argument, NULL, F_VERSION},
+    {"help", no_argument, NULL, F_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static enum io_backend parse_backend(const char *text)
+{
+    if (strcmp(text, "auto") == 0)
+        return IO_BACKEND_AUTO;
+    if (strcmp(text, "uring") == 0)
+        return IO_BACKEND_URING;
+    if (strcmp(text, "mmsg") == 0)
+        return IO_BACKEND_MMSG;
+    usage_error("--backend: want auto, uring or mmsg, got '%s'", text);
+}
+
+static void add_address(const char *flag, const char **list, unsigned *n, const char *text)
+{
+    if (*n == SERVER_MAX_FAMILIES)
+        usage_error("%s: at most one IPv4 and one IPv6 address", flag);
+    list[(*n)++] = text;
+}
+
+static void apply_flag(struct options *o, int flag, const char *arg)
+{
+    struct server_config *c = &o->cfg;
+    switch (flag) {
+    case F_LISTEN:
+        add_address("--listen", o->listen, &o->n_listen, arg);
+        break;
+    case F_ALT_ADDRESS:
+        add_address("--alt-address", o->alt, &o->n_alt, arg);
+        break;
+    case F_PORT:
+        c->port = (uint16_t)parse_number("--port", arg, 1, 65535);
+        break;
+    case F_ALT_PORT:
+        c->alt_port = (uint16_t)parse_number("--alt-port", arg, 1, 65535);
+        break;
+    case F_WORKERS:
+        c->workers = (unsigned)parse_number("--workers", arg, 1, SERVER_MAX_WORKERS);
+        break;
+    case F_CPUS:
+        parse_cpus(o, arg);
+        break;
+    case F_BACKEND:
+        c->backend = parse_backend(arg);
+        break;
+    case F_BATCH:
+        c->batch = (unsigned)parse_number("--batch", arg, 1, SERVER_MAX_BATCH);
+        break;
+    case F_RING_ENTRIES:
+        c->ring_entries = (unsigned)parse_number("--ring-entries", arg, 8, SERVER_MAX_RING_ENTRIES);
+        if (c->ring_entries & (c->ring_entries - 1))
+            usage_error("--ring-entries: want a power of 2, got '%s'", arg);
+        break;
+    case F_RCVBUF:
+        c->rcvbuf = (int)parse_number("--rcvbuf", arg, 1024, INT_MAX / 2);
+        break;
+    case F_SNDBUF:
+        c->sndbuf = (int)parse_number("--sndbuf", arg, 1024, INT_MAX / 2);
+        break;
+    case F_SOFTWARE:
+        if (strlen(arg) == 0 || strlen(arg) > 763)
+            usage_error("--software: want 1 to 763 bytes of text");
+        c->software = arg;
+        break;
+    case F_NO_TCP:
+        c->tcp = false;
+        break;
+    case F_TCP_MAX_CONNS:
+        c->tcp_max_conns = (unsigned)parse_number("--tcp-max-conns", arg, 1, 1000000);
+        break;
+    case F_TCP_IDLE_MS:
+        c->tcp_idle_ms = (unsigned)parse_number("--tcp-idle-ms", arg, 10, 86400000);
+        break;
+    case F_LOG_LEVEL: {
+        int level = log_level_parse(arg);
+        if (level < 0)
+            usage_error("--log-level: want error, warn, info or debug, got '%s'", arg);
+        log_threshold = (enum log_level)level;
+        break;
+    }
+    case F_PRINT_CONFIG:
+        o->print_config = true;
+        break;
+    case F_VERSION:
+        printf("stunringd %s\n", STUNRING_VERSION);
+        exit(0);
+    case F_HELP:
+        print_help();
+        exit(0);
+    default:
+        usage_error("unknown flag");
+    }
+}
+
+/* True if this host can open IPv6 sockets at all. */
+static bool ipv6_available(void)
+{
+    int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+    if (fd < 0)
+        return false;
+    close(fd);
+    return true;
+}
+
+static unsigned family_slot(struct server_config *c, int family)
+{
+    for (unsigned i = 0; i < c->n_families; i++)
+        if (c->family[i].primary.ss_family == family)
+            return i;
+    return c->n_families;
+}
+
+static void resolve_addresses(struct options *o)
+{
+    struct server_config *c = &o->cfg;
+    if (o->n_listen == 0) {
+        o->listen[o->n_listen++] = "0.0.0.0";
+        if (ipv6_available())
+            o->listen[o->n_listen++] = "::";
+        else
+            log_msg(LOG_WARN, "IPv6 is not available here: listening on IPv4 only");
+    }
+    for (unsigned i = 0; i < o->n_listen; i++) {
+        struct sockaddr_storage ss;
+        if (addr_parse_ip(o->listen[i], c->port, &ss) != 0)
+            usage_error("--listen: '%s' is not an IPv4 or IPv6 address", o->listen[i]);
+        if (family_slot(c, ss.ss_family) != c->n_families)
+            usage_error("--listen: two addresses of one family ('%s')", o->listen[i]);
+        c->family[c->n_families++].primary = ss;
+    }
+    for (unsigned i = 0; i < o->n_alt; i++) {
+        struct sockaddr_storage ss;
+        if (addr_parse_ip(o->alt[i], c->port, &ss) != 0)
+            usage_error("--alt-address: '%s' is not an IPv4 or IPv6 address", o->alt[i]);
+        unsigned f = family_slot(c, ss.ss_family);
+        if (f == c->n_families || addr_is_wildcard(&c->family[f].primary))
+            usage_error("--alt-address %s: needs a --listen address of its family that is "
+                        "not a wildcard",
+                        o->alt[i]);
+        if (addr_is_wildcard(&ss) || c->family[f].has_alternate)
+            usage_error("--alt-address: '%s' must be one concrete address per family", o->alt[i]);
+        struct sockaddr_storage primary = c->family[f].primary;
+        if (memcmp(&primary, &ss, sizeof(ss)) == 0)
+            usage_error("--alt-address: '%s' is the --listen address itself", o->alt[i]);
+        c->family[f].alternate = ss;
+        c->family[f].has_alternate = true;
+    }
+    if (o->n_alt > 0 && c->port == c->alt_port)
+        usage_error("--alt-port: must differ from --port (both %u)", c->port);
+}
+
+static void print_config(const struct options *o)
+{
+    const struct server_config *c = &o->cfg;
+    char text[ADDR_TEXT_MAX];
+    for (unsigned f = 0; f < c->n_families; f++) {
+        printf("listen %s\n", addr_format(&c->family[f].primary, text));
+        if (c->family[f].has_alternate)
+            printf("alt-address %s\n", addr_format(&c->family[f].alternate, text));
+    }
+    printf("port %u\nalt-port %u\nworkers %u\ncpus ", c->port, c->alt_port, c->workers);
+    if (c->n_cpus == 0)
+        printf("auto");
+    for (unsigned i = 0; i < c->n_cpus; i++)
+        printf("%s%d", i ? "," : "", c->cpus[i]);
+    printf("\nbackend %s\nbatch %u\nring-entries %u\n", io_backend_name(c->backend), c->batch,
+           c->ring_entries);
+    printf("rcvbuf %d\nsndbuf %d\n", c->rcvbuf, c->sndbuf);
+    printf("software %s\n", c->software ? c->software : "(off)");
+    printf("tcp %s\ntcp-max-conns %u\ntcp-idle-ms %u\n", c->tcp ? "on" : "off", c->tcp_max_conns,
+           c->tcp_idle_ms);
+    printf("log-level %s\n", log_level_name(log_threshold));
+}
+
+int main(int argc, char **argv)
+{
+    static struct options o; /* big (the --cpus table): not on the stack */
+    set_defaults(&o);
+    opterr = 0;
+    for (;;) {
+        int flag = getopt_long(argc, argv, "", flags, NULL);
+        if (flag == -1)
+            break;
+        if (flag == '?') {
+            const char *bad = argv[optind - 1];
+            if (optopt != 0)
+                usage_error("%s: missing value or not a flag", bad);
+            usage_error("unknown flag '%s'", bad);
+        }
+        apply_flag(&o, flag, optarg);
+    }
+    if (optind < argc)
+        usage_error("unexpected argument '%s'", argv[optind]);
+    resolve_addresses(&o);
+    if (o.print_config) {
+        print_config(&o);
+        return 0;
+    }
+    return server_run(&o.cfg);
+}
