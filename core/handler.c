@@ -87,17 +87,22 @@ static void write_software(const struct stun_handler_config *cfg, struct stun_wr
         stun_write_text(w, STUN_ATTR_SOFTWARE, cfg->software, cfg->software_len);
 }
 
-/* RFC 5780 §7.6: PADDING brings the answer up to the request's size. */
-static void write_padding(const struct stun_request *req, const struct stun_msg *m,
-                          struct stun_writer *w)
+/*
+ * RFC 5780 §7.6: PADDING brings the answer up to the request's size (the
+ * client pads to its MTU to test fragmentation), never beyond it, and
+ * never beyond the buffer.
+ */
+static void write_padding(const struct stun_handler_config *cfg, const struct stun_request *req,
+                          const struct stun_msg *m, struct stun_writer *w)
 {
-    static const uint8_t zeros[1024];
-    size_t tail = w->len + STUN_ATTR_HEADER_LEN +
-                  (stun_msg_has(m, STUN_A_FINGERPRINT) ? FINGERPRINT_SIZE : 0);
-    size_t len = req->len > tail ? (req->len - tail) & ~(size_t)3 : 0;
-    if (len > sizeof(zeros))
-        len = sizeof(zeros);
-    stun_write_bytes(w, STUN_ATTR_PADDING, zeros, len);
+    size_t tail = w->len + STUN_ATTR_HEADER_LEN;
+    if (cfg->software != NULL)
+        tail += STUN_ATTR_HEADER_LEN + ((cfg->software_len + 3u) & ~3u);
+    if (!m->classic && stun_msg_has(m, STUN_A_FINGERPRINT))
+        tail += FINGERPRINT_SIZE;
+    size_t limit = req->len < w->cap ? req->len : w->cap;
+    size_t len = limit > tail ? (limit - tail) & ~(size_t)3 : 0;
+    stun_write_zeros(w, STUN_ATTR_PADDING, len);
 }
 
 static void write_addresses(const struct stun_request *req, const struct stun_msg *m,
@@ -139,7 +144,7 @@ static void answer_binding(const struct stun_handler_config *cfg, const struct s
         reply->dest.port = port; /* RFC 5780 §7.5 */
     write_addresses(req, m, reply->from, w);
     if (stun_msg_has(m, STUN_A_PADDING))
-        write_padding(req, m, w);
+        write_padding(cfg, req, m, w);
     write_tail(cfg, m, w);
 }
 

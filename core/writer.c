@@ -93,6 +93,13 @@ void stun_write_bytes(struct stun_writer *w, uint16_t type, const void *value, s
         memcpy(v, value, len);
 }
 
+void stun_write_zeros(struct stun_writer *w, uint16_t type, size_t len)
+{
+    uint8_t *v = reserve(w, type, len);
+    if (v != NULL && len > 0)
+        memset(v, 0, len);
+}
+
 /* Writes prefix (0 or 4 bytes) then text; classic pads text with spaces. */
 static void put_text(struct stun_writer *w, uint16_t type, const uint8_t *prefix, size_t prefix_len,
                      const char *text, size_t len)

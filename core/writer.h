@@ -60,6 +60,8 @@ void stun_write_u32(struct stun_writer *w, uint16_t type, uint32_t value);
  * §11.2 attributes all are); the caller chooses such values.
  */
 void stun_write_bytes(struct stun_writer *w, uint16_t type, const void *value, size_t len);
+/* len zero bytes (PADDING), written in place. */
+void stun_write_zeros(struct stun_writer *w, uint16_t type, size_t len);
 /* Text (SOFTWARE, REALM, ...): classic messages pad it with counted spaces. */
 void stun_write_text(struct stun_writer *w, uint16_t type, const char *text, size_t len);
 /* ERROR-CODE with reason (NULL: the standard phrase for code). */
