@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "io/addr.h"
+#include "io/heap.h"
 #include "io/log.h"
 #include "io/sockets.h"
 #include "io/tcp.h"
@@ -217,6 +218,9 @@ static void print_counters(struct server *srv, const char *when)
         tcp_front_counters(srv->tcp, &total);
     fprintf(stderr, "stats when %s\n", when);
     counters_print(stderr, "stats", &total);
+    uint64_t mallocs;
+    if (heap_mallocs(&mallocs))
+        fprintf(stderr, "stats heap_mallocs %llu\n", (unsigned long long)mallocs);
 }
 
 /* Sets stop, wakes every thread, joins them; in-flight sends finish first. */
