@@ -325,7 +325,8 @@ static int serve(struct uring_state *s)
     }
     drain(s);
     if (*s->ring.cq.koverflow > 0)
-        s->w->counters.event[IO_RING_CQ_OVERFLOW] = *s->ring.cq.koverflow;
+        __atomic_store_n(&s->w->counters.event[IO_RING_CQ_OVERFLOW], *s->ring.cq.koverflow,
+                         __ATOMIC_RELAXED);
     return 0;
 }
 

@@ -16,9 +16,6 @@
  * sweep closes from the head while the head is overdue, so it costs
  * nothing when nobody is idle, and its cost is capped per pass.
  */
-#ifndef _GNU_SOURCE
-
-#endif
 #include "io/tcp.h"
 
 #include <errno.h>
@@ -606,8 +603,10 @@ static int open_listeners(struct tcp_front *f)
 int tcp_front_start(const struct server_shared *shared, struct tcp_front **out)
 {
     const struct server_config *cfg = shared->cfg;
+    /* Slots must stay below the listener and wake tokens. */
     if (cfg->n_families > SERVER_MAX_FAMILIES || cfg->tcp_max_conns >= TOKEN_LISTEN) {
-        log_msg(LOG_ERROR, "tcp front: %u connections is too many", cfg->tcp_max_conns);
+        log_msg(LOG_ERROR, "tcp front: bad configuration (%u families, %u connections)",
+                cfg->n_families, cfg->tcp_max_conns);
         return -EINVAL;
     }
     struct tcp_front *f = front_alloc(shared);

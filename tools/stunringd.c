@@ -258,7 +258,7 @@ static void apply_flag(struct options *o, int flag, const char *arg)
         c->tcp = false;
         break;
     case F_TCP_MAX_CONNS:
-        c->tcp_max_conns = (unsigned)parse_number("--tcp-max-conns", arg, 1, 1000000);
+        c->tcp_max_conns = (unsigned)parse_number("--tcp-max-conns", arg, 1, 65536);
         break;
     case F_TCP_IDLE_MS:
         c->tcp_idle_ms = (unsigned)parse_number("--tcp-idle-ms", arg, 10, 86400000);
