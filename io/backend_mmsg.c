@@ -15,7 +15,8 @@
 #include "io/log.h"
 #include "io/worker.h"
 
-enum { CMSG_ROOM = 64 }; /* CMSG_SPACE(sizeof(struct in6_pktinfo)) and then some */
+/* Room for IPV6_PKTINFO (40 bytes) and SO_RXQ_OVFL (24), with a margin. */
+enum { CMSG_ROOM = 128 };
 
 struct mmsg_slot {
     uint8_t rx[RX_BUF_SIZE];
@@ -92,8 +93,6 @@ static int serve_batch(struct mmsg_state *s, unsigned family, enum stun_endpoint
 {
     struct worker *w = s->w;
     int fd = w->fd[family][ep];
-    struct sockaddr_storage bound;
-    addr_from_stun(&w->shared->eps[family].addr[ep], &bound);
     prepare_rx(s, s->batch);
     int n = recvmmsg(fd, s->rx_msgs, s->batch, MSG_DONTWAIT, NULL);
     if (n < 0) {
@@ -111,7 +110,7 @@ static int serve_batch(struct mmsg_state *s, unsigned family, enum stun_endpoint
             continue;
         }
         struct sockaddr_storage local;
-        worker_local_from_cmsg(h, &bound, &local);
+        worker_read_cmsg(w, family, ep, h, &local);
         size_t len = worker_handle(w, family, ep, slot->rx, s->rx_msgs[i].msg_len, &slot->src,
                                    &local, slot->tx, &slot->meta);
         if (len == 0)

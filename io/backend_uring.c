@@ -19,7 +19,7 @@
 
 enum {
     BGID = 1,
-    CMSG_ROOM = 64,
+    CMSG_ROOM = 128, /* IPV6_PKTINFO (40) + SO_RXQ_OVFL (24), with a margin */
     /* A provided buffer holds the recvmsg header, the name, the control
      * data, then the datagram (io_uring_prep_recvmsg_multishot(3)). */
     BUF_SIZE = sizeof(struct io_uring_recvmsg_out) + sizeof(struct sockaddr_storage) + CMSG_ROOM +
@@ -215,16 +215,15 @@ static void serve_datagram(struct uring_state *s, unsigned which, unsigned bid, 
         counters_event(&w->counters, IO_RX_TRUNCATED);
         return;
     }
-    struct sockaddr_storage src = {0}, bound, local;
+    struct sockaddr_storage src = {0}, local;
     memcpy(&src, io_uring_recvmsg_name(o), o->namelen);
-    addr_from_stun(&w->shared->eps[family].addr[ep], &bound);
     struct msghdr cm = {0};
     struct cmsghdr *first = io_uring_recvmsg_cmsg_firsthdr(o, tmpl);
     if (first != NULL) {
         cm.msg_control = first;
         cm.msg_controllen = o->controllen;
     }
-    worker_local_from_cmsg(&cm, &bound, &local);
+    worker_read_cmsg(w, family, ep, &cm, &local);
 
     unsigned index = s->nfree > 0 ? s->free_tx[--s->nfree] : s->ntx;
     struct tx_slot *slot = &s->tx[index];

@@ -7,6 +7,7 @@ static const char *const event_names[IO_EVENT_COUNT] = {
     [IO_TX_SYNC] = "tx_sync",
     [IO_RX_TRUNCATED] = "rx_truncated",
     [IO_RX_ERRORS] = "rx_errors",
+    [IO_RX_KERNEL_DROPS] = "rx_kernel_drops",
     [IO_RING_REARM] = "ring_rearm",
     [IO_RING_NOBUFS] = "ring_nobufs",
     [IO_RING_CQ_OVERFLOW] = "ring_cq_overflow",

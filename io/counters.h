@@ -20,6 +20,7 @@ enum io_event {
     IO_TX_SYNC,          /* answers sent with a plain sendmsg: every ring slot was busy */
     IO_RX_TRUNCATED,     /* datagrams larger than a receive buffer: dropped */
     IO_RX_ERRORS,        /* receive errors other than "no data" */
+    IO_RX_KERNEL_DROPS,  /* datagrams the kernel dropped, socket queue full (SO_RXQ_OVFL) */
     IO_RING_REARM,       /* multishot receives re-armed after ending */
     IO_RING_NOBUFS,      /* receives that found the buffer ring empty */
     IO_RING_CQ_OVERFLOW, /* completions the kernel had to hold back */
@@ -39,6 +40,11 @@ struct io_counters {
 static inline void counter_bump(uint64_t *p)
 {
     __atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+}
+
+static inline void counter_add(uint64_t *p, uint64_t n)
+{
+    __atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
 }
 
 static inline void counters_status(struct io_counters *c, enum stun_status s)

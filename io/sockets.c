@@ -25,8 +25,12 @@ static int set_options(int fd, const struct sockaddr_storage *addr, const struct
     if (err == 0 && addr_is_wildcard(addr))
         err = v6 ? set_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
                  : set_int(fd, IPPROTO_IP, IP_PKTINFO, 1);
-    /* Buffer sizes are a wish the kernel caps (net.core.rmem_max): not fatal. */
-    if (err == 0 && cfg->rcvbuf > 0)
+    /* Every datagram the kernel drops for a full queue is counted. */
+    if (err == 0)
+        err = set_int(fd, SOL_SOCKET, SO_RXQ_OVFL, 1);
+    /* Buffer sizes are a wish the kernel caps at net.core.rmem_max, unless
+     * we may force them (CAP_NET_ADMIN): not fatal either way. */
+    if (err == 0 && cfg->rcvbuf > 0 && set_int(fd, SOL_SOCKET, SO_RCVBUFFORCE, cfg->rcvbuf) != 0)
         set_int(fd, SOL_SOCKET, SO_RCVBUF, cfg->rcvbuf);
     if (err == 0 && cfg->sndbuf > 0)
         set_int(fd, SOL_SOCKET, SO_SNDBUF, cfg->sndbuf);

@@ -63,23 +63,33 @@ size_t worker_source_cmsg(const struct tx_meta *meta, void *buf, size_t cap)
     return CMSG_SPACE(sizeof(info));
 }
 
-bool worker_local_from_cmsg(struct msghdr *msg, const struct sockaddr_storage *bound,
-                            struct sockaddr_storage *local)
+/* SO_RXQ_OVFL carries the socket's running total of drops: count the rise. */
+static void note_kernel_drops(struct worker *w, unsigned family, enum stun_endpoint ep,
+                              uint32_t total)
 {
-    *local = *bound;
+    uint32_t *seen = &w->kernel_drops_seen[family][ep];
+    if (total != *seen)
+        counter_add(&w->counters.event[IO_RX_KERNEL_DROPS], (uint32_t)(total - *seen));
+    *seen = total;
+}
+
+void worker_read_cmsg(struct worker *w, unsigned family, enum stun_endpoint ep, struct msghdr *msg,
+                      struct sockaddr_storage *local)
+{
+    addr_from_stun(&w->shared->eps[family].addr[ep], local);
     for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
-        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+            uint32_t total;
+            memcpy(&total, CMSG_DATA(c), sizeof(total));
+            note_kernel_drops(w, family, ep, total);
+        } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
             struct in_pktinfo info;
             memcpy(&info, CMSG_DATA(c), sizeof(info));
             ((struct sockaddr_in *)local)->sin_addr = info.ipi_addr;
-            return true;
-        }
-        if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+        } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
             struct in6_pktinfo info;
             memcpy(&info, CMSG_DATA(c), sizeof(info));
             ((struct sockaddr_in6 *)local)->sin6_addr = info.ipi6_addr;
-            return true;
         }
     }
-    return false;
 }

@@ -22,6 +22,7 @@ struct worker {
     int fd[SERVER_MAX_FAMILIES][STUN_EP_COUNT]; /* -1 where there is no socket */
     int wake_fd;                                /* eventfd: written once to stop */
     enum io_backend backend;                    /* uring or mmsg, never auto */
+    uint32_t kernel_drops_seen[SERVER_MAX_FAMILIES][STUN_EP_COUNT]; /* last SO_RXQ_OVFL */
     pthread_t thread;
     struct io_counters counters;
 };
@@ -52,9 +53,13 @@ size_t worker_handle(struct worker *w, unsigned family, enum stun_endpoint ep, c
  */
 size_t worker_source_cmsg(const struct tx_meta *meta, void *buf, size_t cap);
 
-/* Reads the arrival address from received control messages, if any. */
-bool worker_local_from_cmsg(struct msghdr *msg, const struct sockaddr_storage *bound,
-                            struct sockaddr_storage *local);
+/*
+ * Reads the control messages of a datagram received on (family, ep): the
+ * arrival address into *local (bound's, unless PKTINFO says otherwise) and
+ * the socket's kernel drop count into the counters.
+ */
+void worker_read_cmsg(struct worker *w, unsigned family, enum stun_endpoint ep, struct msghdr *msg,
+                      struct sockaddr_storage *local);
 
 /*
  * Backends call this exactly once, when their set-up succeeded (err 0) or

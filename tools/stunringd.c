@@ -53,6 +53,7 @@ static void set_defaults(struct options *o)
     o->cfg.backend = IO_BACKEND_AUTO;
     o->cfg.batch = 64;
     o->cfg.ring_entries = 1024;
+    o->cfg.rcvbuf = 4 << 20; /* absorbs bursts: 4 MiB is ~5000 queued datagrams */
     o->cfg.tcp = true;
     o->cfg.tcp_max_conns = 1024;
     o->cfg.tcp_idle_ms = 30000;
@@ -130,7 +131,9 @@ static void print_help(void)
     printf("  --ring-entries N     io_uring queue and buffer ring size, a power of 2\n"
            "                       (default: %u)\n",
            d.cfg.ring_entries);
-    printf("  --rcvbuf BYTES       SO_RCVBUF of each UDP socket (default: kernel's)\n");
+    printf("  --rcvbuf BYTES       SO_RCVBUF of each UDP socket, forced past rmem_max when\n"
+           "                       allowed (default: %d)\n",
+           d.cfg.rcvbuf);
     printf("  --sndbuf BYTES       SO_SNDBUF of each UDP socket (default: kernel's)\n");
     printf("  --software TEXT      send a SOFTWARE attribute (default: off)\n");
     printf("  --no-tcp             do not serve STUN over TCP (default: TCP on the primary "
