@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <liburing.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,7 +76,9 @@ static int setup_ring(struct uring_state *s, unsigned entries)
     int err = -EINVAL;
     for (size_t i = 0; i < sizeof(flag_sets) / sizeof(flag_sets[0]); i++) {
         struct io_uring_params p = {0};
-        p.flags = flag_sets[i] | IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
+        p.flags = flag_sets[i] | IORING_SETUP_CQSIZE;
+        if (flag_sets[i] != 0) /* both came after SUBMIT_ALL (5.18) */
+            p.flags |= IORING_SETUP_SUBMIT_ALL;
         p.cq_entries = entries * 4;
         err = io_uring_queue_init_params(entries, &s->ring, &p);
         if (err == 0) {
@@ -352,17 +355,57 @@ int worker_run_uring(struct worker *w)
     return err;
 }
 
-int uring_probe(void)
+/* One datagram to ourselves through a multishot recvmsg and a buffer ring. */
+static int probe_receive(struct uring_state *s, int fd)
 {
-    struct io_uring ring;
-    int err = io_uring_queue_init(8, &ring, 0);
+    struct sockaddr_in self;
+    socklen_t len = sizeof(self);
+    if (getsockname(fd, (struct sockaddr *)&self, &len) < 0)
+        return -errno;
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
+    struct msghdr m = {.msg_namelen = sizeof(struct sockaddr_storage), .msg_controllen = 0};
+    io_uring_prep_recvmsg_multishot(sqe, fd, &m, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = BGID;
+    io_uring_submit(&s->ring);
+    if (sendto(fd, "probe", 5, 0, (struct sockaddr *)&self, len) < 0)
+        return -errno;
+    struct io_uring_cqe *cqe;
+    struct __kernel_timespec ts = {.tv_sec = 1};
+    int err = io_uring_wait_cqe_timeout(&s->ring, &cqe, &ts);
     if (err < 0)
         return err;
-    struct io_uring_probe *probe = io_uring_get_probe_ring(&ring);
-    bool ok = probe != NULL && io_uring_opcode_supported(probe, IORING_OP_RECVMSG) &&
-              io_uring_opcode_supported(probe, IORING_OP_SENDMSG);
-    if (probe != NULL)
-        io_uring_free_probe(probe);
-    io_uring_queue_exit(&ring);
-    return ok ? 0 : -EOPNOTSUPP;
+    err = cqe->res < 0 ? cqe->res : (cqe->flags & IORING_CQE_F_BUFFER) ? 0 : -EOPNOTSUPP;
+    io_uring_cqe_seen(&s->ring, cqe);
+    return err;
+}
+
+/*
+ * Whether the io_uring backend can run here: the ring, the buffer ring and
+ * a multishot recvmsg (Linux 6.0) must all work. A seccomp profile that
+ * blocks io_uring_setup, kernel.io_uring_disabled or an old kernel fail
+ * here, before any worker starts.
+ */
+int uring_probe(void)
+{
+    struct worker dummy = {.worker_id = 1};
+    struct uring_state *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return -ENOMEM;
+    s->w = &dummy;
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in lo = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int err = fd < 0 ? -errno : 0;
+    if (err == 0 && bind(fd, (struct sockaddr *)&lo, sizeof(lo)) < 0)
+        err = -errno;
+    if (err == 0)
+        err = setup_ring(s, 8);
+    if (err == 0)
+        err = setup_buffers(s, 8);
+    if (err == 0)
+        err = probe_receive(s, fd);
+    if (fd >= 0)
+        close(fd);
+    teardown(s);
+    return err;
 }
