@@ -56,6 +56,7 @@ struct server {
     struct worker *workers;
     unsigned n_workers, n_started;
     struct tcp_front *tcp;
+    struct io_counters tcp_final; /* the front thread's counters once it stopped */
 };
 
 /* Endpoint ep of family f: A1 or A2, P1 or P2 (core/handler.h). */
@@ -216,6 +217,7 @@ static void print_counters(struct server *srv, const char *when)
     }
     if (srv->tcp != NULL)
         tcp_front_counters(srv->tcp, &total);
+    counters_add(&total, &srv->tcp_final);
     fprintf(stderr, "stats when %s\n", when);
     counters_print(stderr, "stats", &total);
     uint64_t mallocs;
@@ -233,8 +235,8 @@ static void stop_all(struct server *srv)
             log_msg(LOG_WARN, "waking worker %u: %s", i, strerror(errno));
     for (unsigned i = 0; i < srv->n_started; i++)
         pthread_join(srv->workers[i].thread, NULL);
-    if (srv->tcp != NULL)
-        tcp_front_stop(srv->tcp);
+    tcp_front_stop(srv->tcp, &srv->tcp_final);
+    srv->tcp = NULL;
 }
 
 static void log_ready(const struct server *srv, enum io_backend backend)

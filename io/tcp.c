@@ -636,7 +636,7 @@ fail:
     return err;
 }
 
-void tcp_front_stop(struct tcp_front *front)
+void tcp_front_stop(struct tcp_front *front, struct io_counters *final)
 {
     if (front == NULL)
         return;
@@ -648,6 +648,8 @@ void tcp_front_stop(struct tcp_front *front)
         (void)n;
         pthread_join(front->thread, NULL);
     }
+    if (final != NULL)
+        counters_add(final, &front->counters);
     front_free(front);
 }
 

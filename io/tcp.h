@@ -22,8 +22,11 @@ struct tcp_front;
  */
 int tcp_front_start(const struct server_shared *shared, struct tcp_front **out);
 
-/* Stops the thread (it sees shared->stop after a wake-up), joins, closes all. */
-void tcp_front_stop(struct tcp_front *front);
+/*
+ * Stops the thread (it sees shared->stop after a wake-up), joins, adds its
+ * final counters into *final (if not NULL), closes and frees everything.
+ */
+void tcp_front_stop(struct tcp_front *front, struct io_counters *final);
 
 /* Adds the front thread's counters into sum. */
 void tcp_front_counters(const struct tcp_front *front, struct io_counters *sum);

@@ -1,0 +1,699 @@
+"""Helpers for the end-to-end tests of stunringd (Python 3 standard library only).
+
+- Server: starts stunringd on loopback with free ports (retrying when a port
+  was taken in between), waits for its ready line, reads its counters through
+  SIGUSR1, stops it by PID with SIGTERM and reports the exit code.
+- A STUN codec written from the RFCs, independent of the server's C code:
+  build requests (classic RFC 3489 / modern RFC 8489, any attribute,
+  FINGERPRINT) and parse answers strictly (lengths, padding, FINGERPRINT).
+- Checks: one line per check and a final "N passed, M failed".
+
+Every wait here is bounded in time, every loop in count.
+"""
+
+import argparse
+import atexit
+import ipaddress
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import zlib
+
+# ---------------------------------------------------------------- protocol
+
+MAGIC_COOKIE = 0x2112A442
+FINGERPRINT_XOR = 0x5354554E
+HEADER_LEN = 20
+
+# Message types (method + class).
+BINDING_REQUEST = 0x0001
+BINDING_INDICATION = 0x0011
+BINDING_SUCCESS = 0x0101
+BINDING_ERROR = 0x0111
+SHARED_SECRET_REQUEST = 0x0002
+SHARED_SECRET_ERROR = 0x0112
+
+# Attributes.
+MAPPED_ADDRESS = 0x0001
+RESPONSE_ADDRESS = 0x0002
+CHANGE_REQUEST = 0x0003
+SOURCE_ADDRESS = 0x0004
+CHANGED_ADDRESS = 0x0005
+USERNAME = 0x0006
+MESSAGE_INTEGRITY = 0x0008
+ERROR_CODE = 0x0009
+UNKNOWN_ATTRIBUTES = 0x000A
+XOR_MAPPED_ADDRESS = 0x0020
+PADDING = 0x0026
+RESPONSE_PORT = 0x0027
+SOFTWARE = 0x8022
+FINGERPRINT = 0x8028
+RESPONSE_ORIGIN = 0x802B
+OTHER_ADDRESS = 0x802C
+
+ATTR_NAMES = {
+    MAPPED_ADDRESS: "MAPPED-ADDRESS",
+    RESPONSE_ADDRESS: "RESPONSE-ADDRESS",
+    CHANGE_REQUEST: "CHANGE-REQUEST",
+    SOURCE_ADDRESS: "SOURCE-ADDRESS",
+    CHANGED_ADDRESS: "CHANGED-ADDRESS",
+    ERROR_CODE: "ERROR-CODE",
+    UNKNOWN_ATTRIBUTES: "UNKNOWN-ATTRIBUTES",
+    XOR_MAPPED_ADDRESS: "XOR-MAPPED-ADDRESS",
+    PADDING: "PADDING",
+    RESPONSE_PORT: "RESPONSE-PORT",
+    SOFTWARE: "SOFTWARE",
+    FINGERPRINT: "FINGERPRINT",
+    RESPONSE_ORIGIN: "RESPONSE-ORIGIN",
+    OTHER_ADDRESS: "OTHER-ADDRESS",
+}
+
+CHANGE_IP = 0x04
+CHANGE_PORT = 0x02
+
+
+class StunError(Exception):
+    """A datagram that is not a well-formed STUN message."""
+
+
+def new_tid(classic=False):
+    """A transaction id: 16 bytes (RFC 3489) or 12 (RFC 8489)."""
+    while True:
+        tid = os.urandom(16 if classic else 12)
+        # A classic id must not look like the magic cookie.
+        if not classic or struct.unpack("!I", tid[:4])[0] != MAGIC_COOKIE:
+            return tid
+
+
+def attr(atype, value):
+    """One TLV, value padded to 4 bytes."""
+    pad = (-len(value)) % 4
+    return struct.pack("!HH", atype, len(value)) + value + b"\0" * pad
+
+
+def change_request(flags):
+    return attr(CHANGE_REQUEST, struct.pack("!I", flags))
+
+
+def response_port(port):
+    return attr(RESPONSE_PORT, struct.pack("!HH", port, 0))
+
+
+def padding(n):
+    return attr(PADDING, b"\0" * n)
+
+
+def build(msg_type=BINDING_REQUEST, attrs=(), classic=False, tid=None, fingerprint=False,
+          length=None):
+    """Returns (message bytes, transaction id). attrs: encoded TLVs (see attr()).
+    length overrides the header's length field (for lying messages)."""
+    if tid is None:
+        tid = new_tid(classic)
+    body = b"".join(attrs)
+    if fingerprint:
+        body_len = len(body) + 8
+    else:
+        body_len = len(body)
+    head = struct.pack("!HH", msg_type, body_len if length is None else length)
+    head += tid if classic else struct.pack("!I", MAGIC_COOKIE) + tid
+    msg = head + body
+    if fingerprint:
+        crc = (zlib.crc32(msg) & 0xFFFFFFFF) ^ FINGERPRINT_XOR
+        msg += attr(FINGERPRINT, struct.pack("!I", crc))
+    return msg, tid
+
+
+class Message:
+    """A parsed STUN message."""
+
+    def __init__(self, raw):
+        self.raw = raw
+        if len(raw) < HEADER_LEN:
+            raise StunError(f"{len(raw)} bytes, shorter than a STUN header")
+        self.type, self.length = struct.unpack("!HH", raw[:4])
+        if self.type & 0xC000:
+            raise StunError(f"leading bits of type 0x{self.type:04x} are not zero")
+        if self.length != len(raw) - HEADER_LEN:
+            raise StunError(f"length field {self.length}, body is {len(raw) - HEADER_LEN} bytes")
+        if self.length % 4:
+            raise StunError(f"length {self.length} is not a multiple of 4")
+        self.cookie = struct.unpack("!I", raw[4:8])[0]
+        self.classic = self.cookie != MAGIC_COOKIE
+        self.tid = raw[4:20] if self.classic else raw[8:20]
+        self.attrs = []  # (type, value, offset of the TLV)
+        pos = HEADER_LEN
+        while pos < len(raw):
+            if pos + 4 > len(raw):
+                raise StunError(f"attribute header at {pos} runs past the end")
+            atype, alen = struct.unpack("!HH", raw[pos:pos + 4])
+            end = pos + 4 + alen
+            if end > len(raw):
+                raise StunError(f"attribute 0x{atype:04x} (len {alen}) runs past the end")
+            padded = pos + 4 + alen + (-alen) % 4
+            if padded > len(raw):
+                raise StunError(f"attribute 0x{atype:04x}: padding runs past the end")
+            self.attrs.append((atype, raw[pos + 4:end], pos))
+            pos = padded
+        fps = [a for a in self.attrs if a[0] == FINGERPRINT]
+        if fps:
+            atype, value, off = fps[0]
+            if off + 8 != len(raw):
+                raise StunError("FINGERPRINT is not the last attribute")
+            if len(value) != 4:
+                raise StunError(f"FINGERPRINT of {len(value)} bytes")
+            want = (zlib.crc32(raw[:off]) & 0xFFFFFFFF) ^ FINGERPRINT_XOR
+            if struct.unpack("!I", value)[0] != want:
+                raise StunError("FINGERPRINT does not match the CRC-32 of the message")
+
+    def types(self):
+        return [a[0] for a in self.attrs]
+
+    def has(self, atype):
+        return any(a[0] == atype for a in self.attrs)
+
+    def get(self, atype):
+        for a in self.attrs:
+            if a[0] == atype:
+                return a[1]
+        return None
+
+    def addr(self, atype):
+        """A plain address attribute as (ip, port), or None."""
+        v = self.get(atype)
+        return None if v is None else decode_addr(v)
+
+    def xor_addr(self, atype=XOR_MAPPED_ADDRESS):
+        v = self.get(atype)
+        return None if v is None else decode_xor_addr(v, self.tid)
+
+    def error(self):
+        """(code, reason) of ERROR-CODE, or None."""
+        v = self.get(ERROR_CODE)
+        if v is None:
+            return None
+        if len(v) < 4:
+            raise StunError(f"ERROR-CODE of {len(v)} bytes")
+        return (v[2] & 0x07) * 100 + v[3], v[4:].decode("utf-8", "replace")
+
+    def unknown(self):
+        v = self.get(UNKNOWN_ATTRIBUTES)
+        if v is None:
+            return None
+        return list(struct.unpack(f"!{len(v) // 2}H", v[: len(v) // 2 * 2]))
+
+    def describe(self):
+        names = [ATTR_NAMES.get(t, f"0x{t:04x}") for t in self.types()]
+        return f"type 0x{self.type:04x} len {len(self.raw)} [{', '.join(names)}]"
+
+
+def decode_addr(v):
+    if len(v) < 4:
+        raise StunError(f"address attribute of {len(v)} bytes")
+    family, port = v[1], struct.unpack("!H", v[2:4])[0]
+    if family == 1 and len(v) == 8:
+        return str(ipaddress.IPv4Address(v[4:8])), port
+    if family == 2 and len(v) == 20:
+        return str(ipaddress.IPv6Address(v[4:20])), port
+    raise StunError(f"address family {family} with {len(v)} bytes")
+
+
+def decode_xor_addr(v, tid):
+    if len(v) < 4:
+        raise StunError(f"XOR address attribute of {len(v)} bytes")
+    family = v[1]
+    port = struct.unpack("!H", v[2:4])[0] ^ (MAGIC_COOKIE >> 16)
+    key = struct.pack("!I", MAGIC_COOKIE) + tid
+    if family == 1 and len(v) == 8:
+        ip = bytes(a ^ b for a, b in zip(v[4:8], key[:4]))
+        return str(ipaddress.IPv4Address(ip)), port
+    if family == 2 and len(v) == 20:
+        ip = bytes(a ^ b for a, b in zip(v[4:20], key))
+        return str(ipaddress.IPv6Address(ip)), port
+    raise StunError(f"XOR address family {family} with {len(v)} bytes")
+
+
+def parse(data):
+    return Message(data)
+
+
+# ---------------------------------------------------------------- sockets
+
+def family_of(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def norm(addr):
+    """(ip, port) of a sockaddr, IPv6 flow/scope dropped, ip normalised."""
+    return str(ipaddress.ip_address(addr[0])), addr[1]
+
+
+def udp_socket(host="127.0.0.1", port=0):
+    s = socket.socket(family_of(host), socket.SOCK_DGRAM)
+    s.bind((host, port))
+    return s
+
+
+def recv_answer(sock, tid, timeout):
+    """Waits (bounded) for a datagram carrying tid; others are skipped.
+    Returns (Message, (ip, port)) or (None, None)."""
+    deadline = time.monotonic() + timeout
+    for _ in range(1000):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        sock.settimeout(left)
+        try:
+            data, src = sock.recvfrom(65536)
+        except socket.timeout:
+            break
+        try:
+            m = Message(data)
+        except StunError as e:
+            raise StunError(f"malformed answer from {src}: {e}: {data.hex()}") from None
+        if m.tid == tid:
+            return m, norm(src)
+    return None, None
+
+
+def transact(sock, data, tid, dest, timeout=1.0, tries=3, reply_sock=None):
+    """Sends data to dest and waits for the answer carrying tid on reply_sock
+    (default: sock), resending up to tries times (UDP may lose)."""
+    rsock = reply_sock or sock
+    for _ in range(tries):
+        sock.sendto(data, dest)
+        m, src = recv_answer(rsock, tid, timeout)
+        if m is not None:
+            return m, src
+    return None, None
+
+
+def drain(sock, timeout):
+    """Every datagram arriving within timeout (bounded in count)."""
+    got = []
+    deadline = time.monotonic() + timeout
+    while len(got) < 10000:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        sock.settimeout(left)
+        try:
+            got.append(sock.recvfrom(65536))
+        except socket.timeout:
+            break
+    return got
+
+
+def recv_exact(conn, n, timeout):
+    """n bytes from a stream, or fewer if it closes or the time runs out."""
+    buf = b""
+    deadline = time.monotonic() + timeout
+    while len(buf) < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        conn.settimeout(left)
+        try:
+            chunk = conn.recv(n - len(buf))
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
+def recv_stream_message(conn, timeout=2.0):
+    """One RFC 8489 framed message from a stream, or None."""
+    head = recv_exact(conn, HEADER_LEN, timeout)
+    if len(head) < HEADER_LEN:
+        return None
+    body = recv_exact(conn, struct.unpack("!H", head[2:4])[0], timeout)
+    return Message(head + body)
+
+
+# ---------------------------------------------------------------- ports
+
+def _bindable(family, host, port, kind):
+    s = socket.socket(family, kind)
+    try:
+        s.bind((host, port))
+        if kind == socket.SOCK_STREAM:
+            s.listen(1)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def _port_range():
+    """Ports to draw from: below the kernel's ephemeral range, so that no
+    client socket of this machine takes one by chance."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    if low > 12000:
+        return 10000, low
+    return low, 65535  # odd set-up: take any
+
+
+RESERVED_PORTS = {3478, 3479, 5349, 5350}
+
+
+def free_ports(hosts_udp, hosts_tcp, count=2, consecutive=False):
+    """count distinct ports free for UDP on every host of hosts_udp and for
+    TCP on every host of hosts_tcp (never the STUN defaults). consecutive:
+    p, p+1, ... (the stun client opens port and port+1)."""
+    lo, hi = _port_range()
+    rng = random.SystemRandom()
+    for _ in range(500):
+        if consecutive:
+            base = rng.randrange(lo, hi - count)
+            ports = list(range(base, base + count))
+        else:
+            ports = rng.sample(range(lo, hi), count)
+        if RESERVED_PORTS & set(ports):
+            continue
+        ok = all(_bindable(family_of(h), h, p, socket.SOCK_DGRAM)
+                 for p in ports for h in hosts_udp)
+        ok = ok and all(_bindable(family_of(h), h, p, socket.SOCK_STREAM)
+                        for p in ports for h in hosts_tcp)
+        if ok:
+            return ports
+    raise RuntimeError("no free ports found in 500 tries")
+
+
+# ---------------------------------------------------------------- the daemon
+
+_LIVE = []
+_LOGDIRS = []  # removed when the script passes, kept (and named) when it fails
+
+
+def _kill_leftovers():
+    for srv in list(_LIVE):
+        srv.kill()
+
+
+atexit.register(_kill_leftovers)
+
+
+class Stats:
+    """One counters block: .c (name -> int) and .workers (id -> (rx, tx))."""
+
+    def __init__(self, counters, workers):
+        self.c = counters
+        self.workers = workers
+
+    def __getitem__(self, name):
+        return self.c[name]
+
+    def delta(self, before, name):
+        return self.c[name] - before.c[name]
+
+
+def parse_stats(text, when):
+    """The latest complete block 'stats when WHEN' of a log, or None.
+    The worker lines precede the marker; the named counters follow it."""
+    lines = text.splitlines()
+    marker = f"stats when {when}"
+    idx = None
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i] == marker:
+            idx = i
+            break
+    if idx is None:
+        return None
+    workers = {}
+    j = idx - 1
+    while j >= 0:
+        m = re.fullmatch(r"stats worker\.(\d+) rx (\d+) tx (\d+)", lines[j])
+        if not m:
+            break
+        workers[int(m.group(1))] = (int(m.group(2)), int(m.group(3)))
+        j -= 1
+    counters = {}
+    for line in lines[idx + 1:]:
+        m = re.fullmatch(r"stats ([a-z0-9_]+) (\d+)", line)
+        if not m:
+            break
+        counters[m.group(1)] = int(m.group(2))
+    if "dropped" not in counters:
+        return None  # still being written
+    return Stats(counters, workers)
+
+
+class ServerError(Exception):
+    pass
+
+
+class Server:
+    """One stunringd process on loopback.
+
+    listen: primary addresses; alt: alternate addresses (empty: a
+    single-address server). Ports are chosen free at start()."""
+
+    def __init__(self, exe, backend, listen=("127.0.0.1",), alt=("127.0.0.2",), workers=2,
+                 extra=(), tcp=True, name="server"):
+        self.exe = exe
+        self.backend = backend
+        self.listen = list(listen)
+        self.alt = list(alt)
+        self.workers = workers
+        self.extra = list(extra)
+        self.tcp = tcp
+        self.name = name
+        self.proc = None
+        self.p1 = self.p2 = None
+        self.logdir = tempfile.mkdtemp(prefix="stunring-e2e-")
+        _LOGDIRS.append(self.logdir)
+        self.logpath = None
+        self.returncode = None
+
+    # -- endpoints
+
+    def ep(self, name, family=socket.AF_INET):
+        """Endpoint 'A1P1', 'A1P2', 'A2P1' or 'A2P2' of a family as (ip, port)."""
+        prim = [a for a in self.listen if family_of(a) == family][0]
+        alts = [a for a in self.alt if family_of(a) == family]
+        ip = prim if name[1] == "1" else alts[0]
+        return str(ipaddress.ip_address(ip)), self.p1 if name[3] == "1" else self.p2
+
+    def endpoints(self):
+        return {n: self.ep(n) for n in ("A1P1", "A1P2", "A2P1", "A2P2")}
+
+    @property
+    def primary(self):
+        return self.ep("A1P1")
+
+    # -- life cycle
+
+    def command(self):
+        cmd = [self.exe]
+        for a in self.listen:
+            cmd += ["--listen", a]
+        for a in self.alt:
+            cmd += ["--alt-address", a]
+        cmd += ["--port", str(self.p1), "--alt-port", str(self.p2),
+                "--workers", str(self.workers), "--backend", self.backend]
+        if not self.tcp:
+            cmd += ["--no-tcp"]
+        return cmd + self.extra
+
+    def start(self, ready_timeout=15.0, tries=5):
+        udp_hosts = self.listen + self.alt
+        tcp_hosts = self.listen if self.tcp else []
+        last = ""
+        for attempt in range(1, tries + 1):
+            self.p1, self.p2 = free_ports(udp_hosts, tcp_hosts)
+            self.logpath = os.path.join(self.logdir, f"{self.name}-{attempt}.log")
+            cmd = self.command()
+            with open(self.logpath, "wb") as log:
+                self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                             stdout=log, stderr=subprocess.STDOUT)
+            _LIVE.append(self)
+            deadline = time.monotonic() + ready_timeout
+            while time.monotonic() < deadline:
+                text = self.log()
+                if "stunringd: info: ready:" in text:
+                    print(f"# {self.name}: {' '.join(cmd)}")
+                    print(f"# {self.name}: pid {self.proc.pid}, "
+                          f"{[l for l in text.splitlines() if 'ready:' in l][0]}")
+                    return self
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.02)
+            code = self.proc.poll()
+            if code is None:
+                self.kill()
+                raise ServerError(f"{self.name}: no ready line within {ready_timeout}s: "
+                                  f"{' '.join(cmd)}\n{self.log()}")
+            _LIVE.remove(self)
+            last = self.log()
+            # A port taken between our probe and its bind: new ports, again.
+            if code == 1 and "in use" in last:
+                print(f"# {self.name}: port taken at start (attempt {attempt}): "
+                      f"{last.strip()}; retrying with new ports")
+                continue
+            raise ServerError(f"{self.name}: exited {code} before ready: {' '.join(cmd)}\n{last}")
+        raise ServerError(f"{self.name}: ports taken {tries} times in a row; last log:\n{last}")
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def log(self):
+        try:
+            with open(self.logpath, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stats(self, timeout=10.0):
+        """Counters via SIGUSR1: the block after the latest 'stats when sigusr1'."""
+        if not self.alive():
+            raise ServerError(f"{self.name}: not running (exit {self.proc.poll()})")
+        before = self.log().count("stats when sigusr1\n")
+        os.kill(self.proc.pid, signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log()
+            if text.count("stats when sigusr1\n") > before:
+                st = parse_stats(text, "sigusr1")
+                if st is not None:
+                    return st
+            if self.proc.poll() is not None:
+                raise ServerError(f"{self.name}: died after SIGUSR1 (exit {self.proc.poll()})")
+            time.sleep(0.01)
+        raise ServerError(f"{self.name}: no counters within {timeout}s of SIGUSR1")
+
+    def stop(self, timeout=20.0):
+        """SIGTERM by PID; returns the exit code. Kills -9 and raises on a hang."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                raise ServerError(f"{self.name}: still running {timeout}s after SIGTERM; "
+                                  f"killed with SIGKILL\n{self.log()[-3000:]}")
+        if self in _LIVE:
+            _LIVE.remove(self)
+        self.returncode = self.proc.returncode
+        return self.returncode
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        if self in _LIVE:
+            _LIVE.remove(self)
+
+    def sanitizer_reports(self):
+        """Lines of the log where a sanitizer spoke."""
+        pat = re.compile(r"ERROR: (Address|Leak|Thread|UndefinedBehavior)Sanitizer|runtime error:")
+        return [l for l in self.log().splitlines() if pat.search(l)]
+
+
+# ---------------------------------------------------------------- reporting
+
+class Checks:
+    """Prints one line per check; finish() prints 'N passed, M failed'."""
+
+    def __init__(self, title):
+        self.title = title
+        self.passed = 0
+        self.failed = 0
+        self.failures = []
+        self.t0 = time.monotonic()
+        print(f"# {title}", flush=True)
+
+    def check(self, name, cond, detail="", shown=""):
+        """detail: printed when the check fails; shown: when it passes."""
+        if cond:
+            self.passed += 1
+            print(f"ok   {name}" + (f"  [{shown}]" if shown else ""), flush=True)
+        else:
+            self.failed += 1
+            self.failures.append(name)
+            print(f"FAIL {name}" + (f": {detail}" if detail else ""), flush=True)
+        return bool(cond)
+
+    def eq(self, name, got, want, note=""):
+        extra = f"; {note}" if note else ""
+        return self.check(name, got == want, f"got {got!r}, want {want!r}{extra}", f"{got!r}")
+
+    def fail(self, name, detail):
+        return self.check(name, False, detail)
+
+    def run(self, name, fn, *args):
+        """Runs one group of checks; an exception in it is one failure."""
+        print(f"# -- {name}", flush=True)
+        try:
+            fn(*args)
+        except Exception as e:  # noqa: BLE001 - report every kind, go on
+            self.fail(f"{name}: raised", f"{type(e).__name__}: {e}")
+            traceback.print_exc(file=sys.stdout)
+
+    def finish(self):
+        took = time.monotonic() - self.t0
+        print(f"# {self.title}: {took:.1f}s")
+        if self.failures:
+            print("# failed: " + "; ".join(self.failures))
+        ok = self.failed == 0 and self.passed > 0
+        for d in _LOGDIRS:
+            if ok and not os.environ.get("STUNRING_KEEP_LOGS"):
+                shutil.rmtree(d, ignore_errors=True)
+            else:
+                print(f"# server logs and captures kept in {d}")
+        print(f"{self.passed} passed, {self.failed} failed", flush=True)
+        return 0 if ok else 1
+
+
+def parse_args(description):
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--stunringd", default=os.environ.get("STUNRINGD"),
+                    help="path to the stunringd binary (default: $STUNRINGD)")
+    ap.add_argument("--backend", default=os.environ.get("STUNRING_BACKEND", "uring"),
+                    choices=("uring", "mmsg", "auto"))
+    args = ap.parse_args()
+    if not args.stunringd:
+        ap.error("--stunringd PATH (or $STUNRINGD) is required")
+    if not os.access(args.stunringd, os.X_OK):
+        ap.error(f"{args.stunringd}: not an executable")
+    return args
+
+
+def stop_and_check(checks, srv, label=None):
+    """SIGTERM the server, check exit 0 and a clean sanitizer log."""
+    label = label or srv.name
+    try:
+        code = srv.stop()
+        checks.eq(f"{label}: SIGTERM -> exit 0", code, 0)
+    except ServerError as e:
+        checks.fail(f"{label}: SIGTERM -> exit 0", str(e))
+    reports = srv.sanitizer_reports()
+    log = srv.log()
+    if not checks.check(f"{label}: no sanitizer report in its log", not reports,
+                        "; ".join(reports[:3]) + f" (log: {srv.logpath})"):
+        # The report itself, bounded, so that CI's output carries it.
+        start = next(i for i, l in enumerate(log.splitlines()) if l in reports)
+        for line in log.splitlines()[max(start - 2, 0):start + 60]:
+            print(f"#   | {line}")
+    checks.check(f"{label}: final counters printed at exit ('stats when exit' block)",
+                 parse_stats(log, "exit") is not None,
+                 f"no complete block in {srv.logpath}")
