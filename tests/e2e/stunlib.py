@@ -464,8 +464,9 @@ class Server:
     single-address server). Ports are chosen free at start()."""
 
     def __init__(self, exe, backend, listen=("127.0.0.1",), alt=("127.0.0.2",), workers=2,
-                 extra=(), tcp=True, name="server"):
+                 extra=(), tcp=True, name="server", env=None):
         self.exe = exe
+        self.env = env  # extra environment variables for the server
         self.backend = backend
         self.listen = list(listen)
         self.alt = list(alt)
@@ -519,7 +520,8 @@ class Server:
             self.logpath = os.path.join(self.logdir, f"{self.name}-{attempt}.log")
             cmd = self.command()
             with open(self.logpath, "wb") as log:
-                self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                env = dict(os.environ, **self.env) if self.env else None
+                self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=env,
                                              stdout=log, stderr=subprocess.STDOUT)
             _LIVE.append(self)
             deadline = time.monotonic() + ready_timeout
