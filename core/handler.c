@@ -19,10 +19,10 @@ static bool ip_unspecified(const struct stun_addr *a)
 static struct stun_addr endpoint_addr(const struct stun_request *req, enum stun_endpoint ep)
 {
     if (ep == req->arrived)
-        return req->local;
+        return *req->local;
     struct stun_addr a = req->eps->addr[ep];
     if (ip_unspecified(&a))
-        memcpy(a.ip, req->local.ip, sizeof(a.ip));
+        memcpy(a.ip, req->local->ip, sizeof(a.ip));
     return a;
 }
 
@@ -105,24 +105,34 @@ static void write_padding(const struct stun_handler_config *cfg, const struct st
     stun_write_zeros(w, STUN_ATTR_PADDING, len);
 }
 
-static void write_addresses(const struct stun_request *req, const struct stun_msg *m,
-                            enum stun_endpoint from, struct stun_writer *w)
+/* The origin and other endpoints' addresses, under the two types given. */
+static void write_endpoints(const struct stun_request *req, enum stun_endpoint from,
+                            uint16_t origin_type, uint16_t other_type, struct stun_writer *w)
 {
     struct stun_addr origin = endpoint_addr(req, from);
     struct stun_addr other = endpoint_addr(req, other_endpoint(req));
+    if (origin_type == STUN_ATTR_SOURCE_ADDRESS) { /* RFC 3489 order */
+        stun_write_addr(w, origin_type, &origin);
+        stun_write_addr(w, other_type, &other);
+    } else {
+        stun_write_addr(w, other_type, &other);
+        stun_write_addr(w, origin_type, &origin);
+    }
+}
+
+static void write_addresses(const struct stun_request *req, const struct stun_msg *m,
+                            enum stun_endpoint from, struct stun_writer *w)
+{
     if (m->classic) {
         /* RFC 3489 §11.1: MAPPED-, SOURCE- and CHANGED-ADDRESS, always. */
-        stun_write_addr(w, STUN_ATTR_MAPPED_ADDRESS, &req->source);
-        stun_write_addr(w, STUN_ATTR_SOURCE_ADDRESS, &origin);
-        stun_write_addr(w, STUN_ATTR_CHANGED_ADDRESS, &other);
+        stun_write_addr(w, STUN_ATTR_MAPPED_ADDRESS, req->source);
+        write_endpoints(req, from, STUN_ATTR_SOURCE_ADDRESS, STUN_ATTR_CHANGED_ADDRESS, w);
         return;
     }
-    stun_write_xor_addr(w, STUN_ATTR_XOR_MAPPED_ADDRESS, &req->source);
-    if (req->eps->alternate) {
-        /* RFC 5780 §6.1; a single-address server sends neither. */
-        stun_write_addr(w, STUN_ATTR_OTHER_ADDRESS, &other);
-        stun_write_addr(w, STUN_ATTR_RESPONSE_ORIGIN, &origin);
-    }
+    stun_write_xor_addr(w, STUN_ATTR_XOR_MAPPED_ADDRESS, req->source);
+    /* RFC 5780 §6.1; a single-address server sends neither. */
+    if (req->eps->alternate)
+        write_endpoints(req, from, STUN_ATTR_RESPONSE_ORIGIN, STUN_ATTR_OTHER_ADDRESS, w);
 }
 
 static void write_tail(const struct stun_handler_config *cfg, const struct stun_msg *m,
@@ -139,7 +149,7 @@ static void answer_binding(const struct stun_handler_config *cfg, const struct s
 {
     uint16_t port;
     reply->from = changed_endpoint(req->arrived, change);
-    reply->dest = req->source;
+    reply->dest = *req->source;
     if (stun_msg_get_response_port(m, &port))
         reply->dest.port = port; /* RFC 5780 §7.5 */
     write_addresses(req, m, reply->from, w);
@@ -193,7 +203,7 @@ void stun_handle(const struct stun_handler_config *cfg, const struct stun_reques
     enum stun_status parsed = stun_msg_parse(&m, req->data, req->len);
     reply->len = 0;
     reply->from = req->arrived;
-    reply->dest = req->source;
+    reply->dest = *req->source;
     reply->status = stun_status_is_drop(parsed) ? parsed : judge(req, &m, parsed, &change);
     if (stun_status_is_drop(reply->status))
         return;

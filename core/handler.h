@@ -58,9 +58,9 @@ struct stun_handler_config {
 struct stun_request {
     const uint8_t *data; /* the datagram or framed message; borrowed */
     size_t len;
-    struct stun_addr source;    /* the client's address */
-    struct stun_addr local;     /* where it arrived (resolves a wildcard) */
-    enum stun_endpoint arrived; /* the endpoint it arrived on */
+    const struct stun_addr *source; /* the client's address; borrowed */
+    const struct stun_addr *local;  /* where it arrived (resolves a wildcard); borrowed */
+    enum stun_endpoint arrived;     /* the endpoint it arrived on */
     const struct stun_endpoints *eps;
     bool stream; /* TCP or TLS: no CHANGE-REQUEST, no RESPONSE-PORT */
 };

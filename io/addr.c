@@ -8,7 +8,6 @@
 
 void addr_to_stun(const struct sockaddr_storage *ss, struct stun_addr *out)
 {
-    memset(out, 0, sizeof(*out));
     if (ss->ss_family == AF_INET6) {
         const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
         out->family = STUN_FAMILY_IPV6;
@@ -19,22 +18,21 @@ void addr_to_stun(const struct sockaddr_storage *ss, struct stun_addr *out)
         out->family = STUN_FAMILY_IPV4;
         out->port = ntohs(s4->sin_port);
         memcpy(out->ip, &s4->sin_addr, 4);
+        memset(out->ip + 4, 0, 12);
     }
 }
 
 socklen_t addr_from_stun(const struct stun_addr *a, struct sockaddr_storage *out)
 {
-    memset(out, 0, sizeof(*out));
+    /* Only the bytes the family uses are written: this runs per packet. */
     if (a->family == STUN_FAMILY_IPV6) {
         struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons(a->port);
+        *s6 = (struct sockaddr_in6){.sin6_family = AF_INET6, .sin6_port = htons(a->port)};
         memcpy(&s6->sin6_addr, a->ip, 16);
         return sizeof(*s6);
     }
     struct sockaddr_in *s4 = (struct sockaddr_in *)out;
-    s4->sin_family = AF_INET;
-    s4->sin_port = htons(a->port);
+    *s4 = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(a->port)};
     memcpy(&s4->sin_addr, a->ip, 4);
     return sizeof(*s4);
 }

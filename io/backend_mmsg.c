@@ -34,46 +34,53 @@ struct mmsg_state {
     struct mmsg_slot *slots;
     struct mmsghdr *rx_msgs;
     struct mmsghdr *tx_msgs;
+    int *fds; /* the socket of each queued answer */
 };
 
-static void prepare_rx(struct mmsg_state *s, unsigned n)
+static void init_rx(struct mmsg_state *s)
 {
-    for (unsigned i = 0; i < n; i++) {
+    for (unsigned i = 0; i < s->batch; i++) {
         struct mmsg_slot *slot = &s->slots[i];
-        struct msghdr *h = &s->rx_msgs[i].msg_hdr;
         slot->rx_iov = (struct iovec){slot->rx, sizeof(slot->rx)};
-        *h = (struct msghdr){.msg_name = &slot->src,
-                             .msg_namelen = sizeof(slot->src),
-                             .msg_iov = &slot->rx_iov,
-                             .msg_iovlen = 1,
-                             .msg_control = slot->rx_cmsg,
-                             .msg_controllen = sizeof(slot->rx_cmsg)};
+        s->rx_msgs[i].msg_hdr = (struct msghdr){.msg_name = &slot->src,
+                                                .msg_iov = &slot->rx_iov,
+                                                .msg_iovlen = 1,
+                                                .msg_control = slot->rx_cmsg};
     }
 }
 
-/* Sends answers [first, end) that share one socket in one sendmmsg. */
-static void send_run(struct mmsg_state *s, unsigned *queued, unsigned n)
+/* recvmmsg rewrote the name and control lengths of the first n headers. */
+static void rearm_rx(struct mmsg_state *s, unsigned n)
 {
-    unsigned first = 0;
-    while (first < n) {
-        int fd = s->slots[queued[first]].meta.fd;
-        unsigned k = 0;
-        while (first + k < n && s->slots[queued[first + k]].meta.fd == fd) {
-            struct mmsg_slot *slot = &s->slots[queued[first + k]];
-            s->tx_msgs[k].msg_hdr = (struct msghdr){
-                .msg_name = &slot->meta.dest,
-                .msg_namelen = slot->meta.dest_len,
-                .msg_iov = &slot->tx_iov,
-                .msg_iovlen = 1,
-                .msg_control = slot->tx_cmsg,
-                .msg_controllen = worker_source_cmsg(&slot->meta, slot->tx_cmsg, CMSG_ROOM)};
-            if (s->tx_msgs[k].msg_hdr.msg_controllen == 0)
-                s->tx_msgs[k].msg_hdr.msg_control = NULL;
-            k++;
-        }
-        unsigned sent = 0;
-        while (sent < k) {
-            int r = sendmmsg(fd, s->tx_msgs + sent, k - sent, 0);
+    for (unsigned i = 0; i < n; i++) {
+        s->rx_msgs[i].msg_hdr.msg_namelen = sizeof(s->slots[i].src);
+        s->rx_msgs[i].msg_hdr.msg_controllen = sizeof(s->slots[i].rx_cmsg);
+    }
+}
+
+/* Queues slot's answer of len bytes as tx_msgs[k]; fds[k] is its socket. */
+static void queue_answer(struct mmsg_state *s, unsigned k, struct mmsg_slot *slot, size_t len)
+{
+    slot->tx_iov = (struct iovec){slot->tx, len};
+    size_t clen = worker_source_cmsg(&slot->meta, slot->tx_cmsg, CMSG_ROOM);
+    s->tx_msgs[k].msg_hdr = (struct msghdr){.msg_name = &slot->meta.dest,
+                                            .msg_namelen = slot->meta.dest_len,
+                                            .msg_iov = &slot->tx_iov,
+                                            .msg_iovlen = 1,
+                                            .msg_control = clen ? slot->tx_cmsg : NULL,
+                                            .msg_controllen = clen};
+    s->fds[k] = slot->meta.fd;
+}
+
+/* Sends tx_msgs[0..n): one sendmmsg per run of answers leaving one socket. */
+static void send_queued(struct mmsg_state *s, unsigned n)
+{
+    for (unsigned first = 0, end; first < n; first = end) {
+        int fd = s->fds[first];
+        for (end = first + 1; end < n && s->fds[end] == fd;)
+            end++;
+        for (unsigned sent = first; sent < end;) {
+            int r = sendmmsg(fd, s->tx_msgs + sent, end - sent, 0);
             if (r <= 0) {
                 /* One refused answer (e.g. EPERM from a firewall): count, skip it. */
                 counters_event(&s->w->counters, IO_TX_FAILED);
@@ -81,10 +88,8 @@ static void send_run(struct mmsg_state *s, unsigned *queued, unsigned n)
                 continue;
             }
             sent += (unsigned)r;
-            for (int i = 0; i < r; i++)
-                counters_event(&s->w->counters, IO_TX);
+            counter_add(&s->w->counters.event[IO_TX], (unsigned)r);
         }
-        first += k;
     }
 }
 
@@ -92,33 +97,30 @@ static void send_run(struct mmsg_state *s, unsigned *queued, unsigned n)
 static int serve_batch(struct mmsg_state *s, unsigned family, enum stun_endpoint ep)
 {
     struct worker *w = s->w;
-    int fd = w->fd[family][ep];
-    prepare_rx(s, s->batch);
-    int n = recvmmsg(fd, s->rx_msgs, s->batch, MSG_DONTWAIT, NULL);
+    int n = recvmmsg(w->fd[family][ep], s->rx_msgs, s->batch, MSG_DONTWAIT, NULL);
     if (n < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             counters_event(&w->counters, IO_RX_ERRORS);
         return -1;
     }
-    unsigned queued[SERVER_MAX_BATCH], nq = 0;
+    counter_add(&w->counters.event[IO_RX], (unsigned)n);
+    unsigned queued = 0;
     for (int i = 0; i < n; i++) {
         struct mmsg_slot *slot = &s->slots[i];
         struct msghdr *h = &s->rx_msgs[i].msg_hdr;
-        counters_event(&w->counters, IO_RX);
         if (h->msg_flags & MSG_TRUNC) {
             counters_event(&w->counters, IO_RX_TRUNCATED);
             continue;
         }
-        struct sockaddr_storage local;
+        struct stun_addr local;
         worker_read_cmsg(w, family, ep, h, &local);
         size_t len = worker_handle(w, family, ep, slot->rx, s->rx_msgs[i].msg_len, &slot->src,
                                    &local, slot->tx, &slot->meta);
-        if (len == 0)
-            continue;
-        slot->tx_iov = (struct iovec){slot->tx, len};
-        queued[nq++] = (unsigned)i;
+        if (len > 0)
+            queue_answer(s, queued++, slot, len);
     }
-    send_run(s, queued, nq);
+    send_queued(s, queued);
+    rearm_rx(s, (unsigned)n);
     return n;
 }
 
@@ -155,8 +157,13 @@ int worker_run_mmsg(struct worker *w)
     s.slots = calloc(s.batch, sizeof(*s.slots));
     s.rx_msgs = calloc(s.batch, sizeof(*s.rx_msgs));
     s.tx_msgs = calloc(s.batch, sizeof(*s.tx_msgs));
+    s.fds = calloc(s.batch, sizeof(*s.fds));
     int epfd = epoll_create1(EPOLL_CLOEXEC);
-    int err = (s.slots && s.rx_msgs && s.tx_msgs) ? 0 : -ENOMEM;
+    int err = (s.slots && s.rx_msgs && s.tx_msgs && s.fds) ? 0 : -ENOMEM;
+    if (err == 0) {
+        init_rx(&s);
+        rearm_rx(&s, s.batch);
+    }
     if (err == 0)
         err = epfd < 0 ? -errno : add_sockets(w, epfd);
     worker_report_ready(w, err);
@@ -177,5 +184,6 @@ int worker_run_mmsg(struct worker *w)
     free(s.slots);
     free(s.rx_msgs);
     free(s.tx_msgs);
+    free(s.fds);
     return err;
 }

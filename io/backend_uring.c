@@ -218,7 +218,8 @@ static void serve_datagram(struct uring_state *s, unsigned which, unsigned bid, 
         counters_event(&w->counters, IO_RX_TRUNCATED);
         return;
     }
-    struct sockaddr_storage src = {0}, local;
+    struct sockaddr_storage src = {0};
+    struct stun_addr local;
     memcpy(&src, io_uring_recvmsg_name(o), o->namelen);
     struct msghdr cm = {0};
     struct cmsghdr *first = io_uring_recvmsg_cmsg_firsthdr(o, tmpl);

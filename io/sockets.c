@@ -58,7 +58,7 @@ int sockets_check_free(const struct sockaddr_storage *addr, const struct server_
 {
     /* Without SO_REUSEPORT this bind fails if anyone, even another
      * stunringd that would otherwise share the group, holds the port. */
-    int fd;
+    int fd = -1;
     int err = sockets_open_udp(addr, cfg, false, &fd);
     if (err == 0)
         close(fd);

@@ -271,8 +271,8 @@ static bool answer(struct tcp_front *f, struct conn *c, const uint8_t *msg, size
     struct stun_request req = {
         .data = msg,
         .len = len,
-        .source = c->peer,
-        .local = c->local,
+        .source = &c->peer,
+        .local = &c->local,
         .arrived = STUN_EP_A1P1,
         .eps = &sh->eps[c->family],
         .stream = true,

@@ -11,20 +11,21 @@ bool worker_should_stop(const struct worker *w)
 }
 
 size_t worker_handle(struct worker *w, unsigned family, enum stun_endpoint ep, const uint8_t *data,
-                     size_t len, const struct sockaddr_storage *src,
-                     const struct sockaddr_storage *local, uint8_t *out, struct tx_meta *meta)
+                     size_t len, const struct sockaddr_storage *src, const struct stun_addr *local,
+                     uint8_t *out, struct tx_meta *meta)
 {
     const struct server_shared *sh = w->shared;
-    struct stun_request req = {
-        .data = data,
-        .len = len,
-        .arrived = ep,
-        .eps = &sh->eps[family],
-        .stream = false,
-    };
+    struct stun_request req;
     struct stun_reply reply;
-    addr_to_stun(src, &req.source);
-    addr_to_stun(local, &req.local);
+    req.data = data;
+    req.len = len;
+    req.arrived = ep;
+    req.eps = &sh->eps[family];
+    req.stream = false;
+    struct stun_addr source;
+    addr_to_stun(src, &source);
+    req.source = &source;
+    req.local = local;
     stun_handle(&sh->handler, &req, out, TX_BUF_SIZE, &reply);
     counters_status(&w->counters, reply.status);
     if (reply.len == 0)
@@ -35,7 +36,8 @@ size_t worker_handle(struct worker *w, unsigned family, enum stun_endpoint ep, c
     /* A wildcard socket must say which of its addresses to answer from:
      * the one the request arrived at (only A1 can be a wildcard). */
     meta->set_source = sh->wildcard[family];
-    meta->local = *local;
+    if (meta->set_source)
+        meta->source = *local;
     return reply.len;
 }
 
@@ -45,9 +47,9 @@ size_t worker_source_cmsg(const struct tx_meta *meta, void *buf, size_t cap)
         return 0;
     memset(buf, 0, cap);
     struct cmsghdr *c = buf;
-    if (meta->local.ss_family == AF_INET6) {
+    if (meta->source.family == STUN_FAMILY_IPV6) {
         struct in6_pktinfo info = {0};
-        info.ipi6_addr = ((const struct sockaddr_in6 *)&meta->local)->sin6_addr;
+        memcpy(&info.ipi6_addr, meta->source.ip, 16);
         c->cmsg_level = IPPROTO_IPV6;
         c->cmsg_type = IPV6_PKTINFO;
         c->cmsg_len = CMSG_LEN(sizeof(info));
@@ -55,7 +57,7 @@ size_t worker_source_cmsg(const struct tx_meta *meta, void *buf, size_t cap)
         return CMSG_SPACE(sizeof(info));
     }
     struct in_pktinfo info = {0};
-    info.ipi_spec_dst = ((const struct sockaddr_in *)&meta->local)->sin_addr;
+    memcpy(&info.ipi_spec_dst, meta->source.ip, 4);
     c->cmsg_level = IPPROTO_IP;
     c->cmsg_type = IP_PKTINFO;
     c->cmsg_len = CMSG_LEN(sizeof(info));
@@ -74,9 +76,9 @@ static void note_kernel_drops(struct worker *w, unsigned family, enum stun_endpo
 }
 
 void worker_read_cmsg(struct worker *w, unsigned family, enum stun_endpoint ep, struct msghdr *msg,
-                      struct sockaddr_storage *local)
+                      struct stun_addr *local)
 {
-    addr_from_stun(&w->shared->eps[family].addr[ep], local);
+    *local = w->shared->eps[family].addr[ep];
     for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
             uint32_t total;
@@ -85,11 +87,11 @@ void worker_read_cmsg(struct worker *w, unsigned family, enum stun_endpoint ep, 
         } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
             struct in_pktinfo info;
             memcpy(&info, CMSG_DATA(c), sizeof(info));
-            ((struct sockaddr_in *)local)->sin_addr = info.ipi_addr;
+            memcpy(local->ip, &info.ipi_addr, 4);
         } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
             struct in6_pktinfo info;
             memcpy(&info, CMSG_DATA(c), sizeof(info));
-            ((struct sockaddr_in6 *)local)->sin6_addr = info.ipi6_addr;
+            memcpy(local->ip, &info.ipi6_addr, 16);
         }
     }
 }

@@ -32,19 +32,19 @@ struct tx_meta {
     int fd;
     struct sockaddr_storage dest;
     socklen_t dest_len;
-    bool set_source; /* wildcard socket: send from local via PKTINFO */
-    struct sockaddr_storage local;
+    bool set_source;         /* wildcard socket: send from source.ip via PKTINFO */
+    struct stun_addr source; /* the address the request arrived at */
 };
 
 /*
  * Handles one datagram received on socket (family, ep) from src, arrived at
- * local (its address; for a wildcard socket from PKTINFO). Writes the answer
- * into out and its routing into *meta. Returns the answer's length, 0 for
- * none. Counts the outcome.
+ * local (the socket's address, or for a wildcard socket the one PKTINFO
+ * gave). Writes the answer into out and its routing into *meta. Returns the
+ * answer's length, 0 for none. Counts the outcome. Runs per packet.
  */
 size_t worker_handle(struct worker *w, unsigned family, enum stun_endpoint ep, const uint8_t *data,
-                     size_t len, const struct sockaddr_storage *src,
-                     const struct sockaddr_storage *local, uint8_t *out, struct tx_meta *meta);
+                     size_t len, const struct sockaddr_storage *src, const struct stun_addr *local,
+                     uint8_t *out, struct tx_meta *meta);
 
 /*
  * Builds the control message that sets the source address of a send from
@@ -55,11 +55,11 @@ size_t worker_source_cmsg(const struct tx_meta *meta, void *buf, size_t cap);
 
 /*
  * Reads the control messages of a datagram received on (family, ep): the
- * arrival address into *local (bound's, unless PKTINFO says otherwise) and
- * the socket's kernel drop count into the counters.
+ * arrival address into *local (the socket's, unless PKTINFO says
+ * otherwise) and the socket's kernel drop count into the counters.
  */
 void worker_read_cmsg(struct worker *w, unsigned family, enum stun_endpoint ep, struct msghdr *msg,
-                      struct sockaddr_storage *local);
+                      struct stun_addr *local);
 
 /*
  * Backends call this exactly once, when their set-up succeeded (err 0) or

@@ -147,8 +147,8 @@ static struct stun_request request(const struct craft *c, const struct stun_endp
     return (struct stun_request){
         .data = guard_place(&in_guard, c->buf, c->len),
         .len = c->len,
-        .source = client,
-        .local = eps->addr[ep],
+        .source = &client,
+        .local = &eps->addr[ep],
         .arrived = ep,
         .eps = eps,
         .stream = false,
@@ -182,7 +182,7 @@ static void assert_success(const struct stun_request *req, const struct stun_rep
     cr_assert_eq(m->type, 0x0101, "Binding Success Response, got 0x%04x", m->type);
     cr_assert_arr_eq(out + 4, req->data + 4, 16, "transaction id (and cookie) echoed");
     cr_assert_eq(r->from, from_ep, "sent from endpoint %d, want %d", r->from, from_ep);
-    assert_addr_eq(&r->dest, &req->source, "dest");
+    assert_addr_eq(&r->dest, req->source, "dest");
 }
 
 /* An error answer of code to req, from its arrival endpoint to its source. */
@@ -202,7 +202,7 @@ static void assert_error(const struct stun_request *req, const struct stun_reply
     cr_assert_eq(got, code);
     cr_assert_gt(reason_len, 0, "a reason phrase");
     cr_assert_eq(r->from, req->arrived);
-    assert_addr_eq(&r->dest, &req->source, "dest");
+    assert_addr_eq(&r->dest, req->source, "dest");
 }
 
 /* UNKNOWN-ATTRIBUTES lists exactly want[0..n). */
@@ -819,7 +819,7 @@ Test(handler, wildcard_response_origin_is_the_arrival_address)
 
     craft_binding_request(&c, false);
     struct stun_request req = request(&c, &eps, STUN_EP_A1P1);
-    req.local = arrival;
+    req.local = &arrival;
     struct stun_reply r = handle(&plain, &req);
     assert_success(&req, &r, &m, STUN_EP_A1P1);
     assert_attr_addr(&m, STUN_A_RESPONSE_ORIGIN, &arrival, "RESPONSE-ORIGIN");
@@ -828,7 +828,7 @@ Test(handler, wildcard_response_origin_is_the_arrival_address)
     craft_binding_request(&c, false);
     craft_change(&c, STUN_CHANGE_PORT);
     req = request(&c, &eps, STUN_EP_A1P1);
-    req.local = arrival;
+    req.local = &arrival;
     r = handle(&plain, &req);
     assert_success(&req, &r, &m, STUN_EP_A1P2);
     assert_attr_addr(&m, STUN_A_RESPONSE_ORIGIN, &arrival_p2, "RESPONSE-ORIGIN after port change");
@@ -843,7 +843,7 @@ Test(handler, wildcard_classic_source_address_is_the_arrival_address)
     struct stun_msg m;
     craft_binding_request(&c, true);
     struct stun_request req = request(&c, &eps, STUN_EP_A1P1);
-    req.local = arrival;
+    req.local = &arrival;
     struct stun_reply r = handle(&plain, &req);
     assert_success(&req, &r, &m, STUN_EP_A1P1);
     assert_attr_addr(&m, STUN_A_MAPPED_ADDRESS, &client, "MAPPED-ADDRESS");
@@ -865,7 +865,7 @@ Test(handler, ipv6_xor_mapped_round_trips)
         const struct stun_addr *src = i == 0 ? &loop6 : &client6;
         craft_binding_request(&c, false);
         struct stun_request req = request(&c, &eps, STUN_EP_A1P1);
-        req.source = *src;
+        req.source = src;
         struct stun_reply r = handle(&plain, &req);
         assert_success(&req, &r, &m, STUN_EP_A1P1);
         cr_assert_eq(r.len, 20 + 24);
