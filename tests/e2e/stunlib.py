@@ -578,6 +578,18 @@ class Server:
             time.sleep(0.01)
         raise ServerError(f"{self.name}: no counters within {timeout}s of SIGUSR1")
 
+    def stats_until(self, done, timeout=5.0):
+        """stats() again (bounded) until done(stats) holds; returns the last one.
+        For what the server answers with silence (drops): no answer tells the
+        client its datagram was handled, and a busy machine can leave it queued
+        past any quiet period."""
+        deadline = time.monotonic() + timeout
+        st = self.stats()
+        while not done(st) and time.monotonic() < deadline:
+            time.sleep(0.02)
+            st = self.stats()
+        return st
+
     def stop(self, timeout=20.0):
         """SIGTERM by PID; returns the exit code. Kills -9 and raises on a hang."""
         if self.proc is None:
