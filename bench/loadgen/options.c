@@ -1,0 +1,404 @@
+/*
+ * stunring-bench's flag table. Every flag is long, has a default that
+ * --help prints from set_defaults(), and a bad one exits 2 naming it.
+ */
+#include "bench/loadgen/options.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/addr.h"
+
+#ifndef STUNRING_VERSION
+#define STUNRING_VERSION "0.0.0"
+#endif
+
+static void set_defaults(struct bench_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    addr_parse_ip("127.0.0.1", 3478, &o->server);
+    o->sockets = 64;
+    o->window = 8;
+    o->threads = 1;
+    o->rate = 0;
+    o->duration_s = 10;
+    o->warmup_s = 1;
+    o->timeout_ms = 1000;
+    o->weights[BENCH_BINDING] = 1;
+    o->progress = -1;
+    o->gso = true;
+}
+
+__attribute__((format(printf, 1, 2), noreturn)) static void usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("stunring-bench: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(" (see --help)\n", stderr);
+    va_end(ap);
+    exit(BENCH_EXIT_USAGE);
+}
+
+static unsigned long long parse_number(const char *flag, const char *text, unsigned long long min,
+                                       unsigned long long max)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || v < min || v > max)
+        usage_error("%s: want a whole number from %llu to %llu, got '%s'", flag, min, max, text);
+    return v;
+}
+
+static double parse_seconds(const char *flag, const char *text, double min, double max)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno != 0 || end == text || *end != '\0' || !isfinite(v) || v < min || v > max)
+        usage_error("%s: want seconds from %g to %g, got '%s'", flag, min, max, text);
+    return v;
+}
+
+/* "ADDR:PORT", "[V6]:PORT", or an address alone (port 3478). */
+static void parse_endpoint(const char *flag, const char *text, struct sockaddr_storage *out)
+{
+    char host[128];
+    const char *port_text = NULL;
+    if (strlen(text) >= sizeof(host))
+        usage_error("%s: '%s' is too long", flag, text);
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+        if (close == NULL || (close[1] != '\0' && close[1] != ':'))
+            usage_error("%s: want ADDR:PORT or [IPV6]:PORT, got '%s'", flag, text);
+        memcpy(host, text + 1, (size_t)(close - text - 1));
+        host[close - text - 1] = '\0';
+        port_text = close[1] == ':' ? close + 2 : NULL;
+    } else {
+        const char *colon = strchr(text, ':');
+        snprintf(host, sizeof(host), "%s", text);
+        if (colon != NULL && strchr(colon + 1, ':') == NULL) { /* one colon: IPv4:PORT */
+            host[colon - text] = '\0';
+            port_text = colon + 1;
+        }
+    }
+    uint16_t port = port_text ? (uint16_t)parse_number(flag, port_text, 1, 65535) : 3478;
+    if (addr_parse_ip(host, port, out) != 0)
+        usage_error("%s: '%s' is not an IPv4 or IPv6 address (names are not resolved)", flag, host);
+}
+
+static bool is_loopback(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET) {
+        uint32_t ip = ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr);
+        return (ip >> 24) == 127;
+    }
+    const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+}
+
+/* "0-3,8" into cpus[]; every CPU must be one this process may run on. */
+static void parse_cpus(struct bench_options *o, const char *text)
+{
+    cpu_set_t allowed;
+    sched_getaffinity(0, sizeof(allowed), &allowed);
+    char copy[1024];
+    snprintf(copy, sizeof(copy), "%s", text);
+    o->n_cpus = 0;
+    for (char *save = NULL, *item = strtok_r(copy, ",", &save); item != NULL;
+         item = strtok_r(NULL, ",", &save)) {
+        char *dash = strchr(item, '-');
+        if (dash != NULL)
+            *dash = '\0';
+        unsigned long lo = (unsigned long)parse_number("--cpus", item, 0, CPU_SETSIZE - 1);
+        unsigned long hi =
+            dash ? (unsigned long)parse_number("--cpus", dash + 1, lo, CPU_SETSIZE - 1) : lo;
+        for (unsigned long cpu = lo; cpu <= hi; cpu++) {
+            if (!CPU_ISSET(cpu, &allowed))
+                usage_error("--cpus: CPU %lu is not online or not allowed here", cpu);
+            if (o->n_cpus == BENCH_MAX_THREADS)
+                usage_error("--cpus: more than %d CPUs", BENCH_MAX_THREADS);
+            o->cpus[o->n_cpus++] = (int)cpu;
+        }
+    }
+    if (o->n_cpus == 0)
+        usage_error("--cpus: empty list '%s'", text);
+}
+
+/* Mix names that exist in the issue but need credentials stunring lacks. */
+static const char *const needs_credentials[] = {"short-term-auth", "long-term-auth", "tls"};
+
+static void parse_mix(struct bench_options *o, const char *text)
+{
+    char copy[512];
+    if (strlen(text) >= sizeof(copy))
+        usage_error("--mix: too long");
+    snprintf(copy, sizeof(copy), "%s", text);
+    memset(o->weights, 0, sizeof(o->weights));
+    bool seen[BENCH_KIND_COUNT] = {false};
+    unsigned long long total = 0;
+    for (char *save = NULL, *item = strtok_r(copy, ",", &save); item != NULL;
+         item = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(item, ':');
+        unsigned weight = 1;
+        if (colon != NULL) {
+            *colon = '\0';
+            weight = (unsigned)parse_number("--mix weight", colon + 1, 0, BENCH_MAX_WEIGHT);
+        }
+        for (size_t i = 0; i < sizeof(needs_credentials) / sizeof(needs_credentials[0]); i++)
+            if (strcmp(item, needs_credentials[i]) == 0)
+                usage_error("--mix: '%s' needs credentials (MESSAGE-INTEGRITY, and a Shared "
+                            "Secret over TLS or a long-term user) that stunring does not have "
+                            "yet: it waits for the credentials issue, and is not faked",
+                            item);
+        unsigned k = 0;
+        while (k < BENCH_KIND_COUNT && strcmp(item, bench_kind_name((enum bench_kind)k)) != 0)
+            k++;
+        if (k == BENCH_KIND_COUNT)
+            usage_error("--mix: unknown kind '%s' (binding, classic, fingerprint, "
+                        "change-request, tcp; short-term-auth, long-term-auth, tls later)",
+                        item);
+        if (seen[k])
+            usage_error("--mix: '%s' given twice", item);
+        seen[k] = true;
+        o->weights[k] = weight;
+        total += weight;
+    }
+    if (total == 0)
+        usage_error("--mix: no kind with a weight above 0 in '%s'", text);
+}
+
+const char *bench_options_mix_text(const struct bench_options *o, char *buf, size_t cap)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (unsigned k = 0; k < BENCH_KIND_COUNT && used < cap; k++) {
+        if (o->weights[k] == 0)
+            continue;
+        int n = snprintf(buf + used, cap - used, "%s%s:%u", used ? "," : "",
+                         bench_kind_name((enum bench_kind)k), o->weights[k]);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+    return buf;
+}
+
+static void print_help(void)
+{
+    struct bench_options d;
+    char text[ADDR_TEXT_MAX], mix[128];
+    set_defaults(&d);
+    printf("usage: stunring-bench [FLAGS]\n"
+           "A STUN load generator: sends Binding Requests, checks every answer, reports\n"
+           "sent, valid, invalid, lost, stray, responses/s, latency and amplification.\n\n");
+    printf("  --server ADDR:PORT   where to send ([::1]:3478 for IPv6) (default: %s)\n",
+           addr_format(&d.server, text));
+    printf("  --allow-remote       allow a server outside 127.0.0.0/8 and ::1 (default: "
+           "loopback only)\n");
+    printf("  --alt-server ADDR:PORT  the server's other endpoint, for change-request\n"
+           "                       (default: learned from OTHER-ADDRESS of a first exchange)\n");
+    printf("  --sockets N          source sockets (distinct ports) (default: %u)\n", d.sockets);
+    printf("  --window N           closed loop: outstanding requests per socket "
+           "(default: %u)\n",
+           d.window);
+    printf("  --rate N             open loop: requests/s in total, paced; 0 = closed loop\n"
+           "                       (default: %llu)\n",
+           (unsigned long long)d.rate);
+    printf("  --timeout-ms N       a request unanswered this long is lost (default: %u)\n",
+           d.timeout_ms);
+    printf("  --duration SECONDS   measured time (default: %g)\n", d.duration_s);
+    printf("  --warmup SECONDS     load before it, not counted (default: %g)\n", d.warmup_s);
+    printf("  --threads N          sending threads; sockets are split among them "
+           "(default: %u)\n",
+           d.threads);
+    printf("  --cpus LIST          pin thread i to the i-th CPU of LIST, e.g. 1 or 2-3\n"
+           "                       (default: not pinned)\n");
+    printf("  --mix SPEC           kinds with weights, e.g. binding:3,classic:1; kinds:\n"
+           "                       binding, classic, fingerprint, change-request, tcp\n"
+           "                       (short-term-auth, long-term-auth and tls need the\n"
+           "                       credentials work and are refused) (default: %s)\n",
+           bench_options_mix_text(&d, mix, sizeof(mix)));
+    printf("  --json               print one JSON object on stdout and nothing else\n");
+    printf("  --progress, --no-progress  a line on stderr each second (default: when stdout "
+           "is a\n"
+           "                       terminal and not --json)\n");
+    printf("  --require-clean      exit 1 if any answer was invalid or stray (default: off)\n");
+    printf("  --no-gso             one sendmsg per UDP request, not UDP GSO runs (default: GSO\n"
+           "                       where the kernel has it; the server sees the same datagrams)\n");
+    printf("  --version            print the version and exit\n");
+    printf("  --help               this text\n\n"
+           "Exit: 0 when the run completed (loss is a result), 1 on a setup failure or\n"
+           "--require-clean, 2 on a bad flag.\n");
+}
+
+enum flag {
+    F_SERVER = 256,
+    F_ALLOW_REMOTE,
+    F_ALT_SERVER,
+    F_SOCKETS,
+    F_WINDOW,
+    F_RATE,
+    F_TIMEOUT_MS,
+    F_DURATION,
+    F_WARMUP,
+    F_THREADS,
+    F_CPUS,
+    F_MIX,
+    F_JSON,
+    F_PROGRESS,
+    F_NO_PROGRESS,
+    F_REQUIRE_CLEAN,
+    F_NO_GSO,
+    F_VERSION,
+    F_HELP,
+};
+
+static const struct option flags[] = {
+    {"server", required_argument, NULL, F_SERVER},
+    {"allow-remote", no_argument, NULL, F_ALLOW_REMOTE},
+    {"alt-server", required_argument, NULL, F_ALT_SERVER},
+    {"sockets", required_argument, NULL, F_SOCKETS},
+    {"window", required_argument, NULL, F_WINDOW},
+    {"rate", required_argument, NULL, F_RATE},
+    {"timeout-ms", required_argument, NULL, F_TIMEOUT_MS},
+    {"duration", required_argument, NULL, F_DURATION},
+    {"warmup", required_argument, NULL, F_WARMUP},
+    {"threads", required_argument, NULL, F_THREADS},
+    {"cpus", required_argument, NULL, F_CPUS},
+    {"mix", required_argument, NULL, F_MIX},
+    {"json", no_argument, NULL, F_JSON},
+    {"progress", no_argument, NULL, F_PROGRESS},
+    {"no-progress", no_argument, NULL, F_NO_PROGRESS},
+    {"require-clean", no_argument, NULL, F_REQUIRE_CLEAN},
+    {"no-gso", no_argument, NULL, F_NO_GSO},
+    {"version", no_argument, NULL, F_VERSION},
+    {"help", no_argument, NULL, F_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static void apply_flag(struct bench_options *o, int flag, const char *arg)
+{
+    switch (flag) {
+    case F_SERVER:
+        parse_endpoint("--server", arg, &o->server);
+        break;
+    case F_ALLOW_REMOTE:
+        o->allow_remote = true;
+        break;
+    case F_ALT_SERVER:
+        parse_endpoint("--alt-server", arg, &o->alt);
+        o->has_alt = true;
+        break;
+    case F_SOCKETS:
+        o->sockets = (unsigned)parse_number("--sockets", arg, 1, BENCH_MAX_SOCKETS);
+        break;
+    case F_WINDOW:
+        o->window = (unsigned)parse_number("--window", arg, 1, BENCH_MAX_WINDOW);
+        break;
+    case F_RATE:
+        o->rate = parse_number("--rate", arg, 0, 100000000);
+        break;
+    case F_TIMEOUT_MS:
+        o->timeout_ms = (unsigned)parse_number("--timeout-ms", arg, 1, 600000);
+        break;
+    case F_DURATION:
+        o->duration_s = parse_seconds("--duration", arg, 0.001, 86400);
+        break;
+    case F_WARMUP:
+        o->warmup_s = parse_seconds("--warmup", arg, 0, 3600);
+        break;
+    case F_THREADS:
+        o->threads = (unsigned)parse_number("--threads", arg, 1, BENCH_MAX_THREADS);
+        break;
+    case F_CPUS:
+        parse_cpus(o, arg);
+        break;
+    case F_MIX:
+        parse_mix(o, arg);
+        break;
+    case F_JSON:
+        o->json = true;
+        break;
+    case F_PROGRESS:
+        o->progress = 1;
+        break;
+    case F_NO_PROGRESS:
+        o->progress = 0;
+        break;
+    case F_REQUIRE_CLEAN:
+        o->require_clean = true;
+        break;
+    case F_NO_GSO:
+        o->gso = false;
+        break;
+    case F_VERSION:
+        printf("stunring-bench %s\n", STUNRING_VERSION);
+        exit(0);
+    case F_HELP:
+        print_help();
+        exit(0);
+    default:
+        usage_error("unknown flag");
+    }
+}
+
+/* Rules between flags, once all are read. */
+static void check_together(const struct bench_options *o)
+{
+    char text[ADDR_TEXT_MAX];
+    if (!o->allow_remote && !is_loopback(&o->server))
+        usage_error("--server %s: not a loopback address (127.0.0.0/8, ::1); a load "
+                    "generator aimed at someone else's server is an attack: pass "
+                    "--allow-remote for a server you run",
+                    addr_format(&o->server, text));
+    if (o->has_alt && !o->allow_remote && !is_loopback(&o->alt))
+        usage_error("--alt-server %s: not a loopback address; pass --allow-remote for a "
+                    "server you run",
+                    addr_format(&o->alt, text));
+    if (o->has_alt && o->alt.ss_family != o->server.ss_family)
+        usage_error("--alt-server: not the address family of --server");
+    if (o->sockets < o->threads)
+        usage_error("--threads %u: more threads than --sockets (%u)", o->threads, o->sockets);
+    if (o->n_cpus > 0 && o->n_cpus < o->threads)
+        usage_error("--cpus: %u CPUs listed for %u --threads", o->n_cpus, o->threads);
+    if (o->rate > 0) {
+        /* Open loop: a socket holds every request of the last timeout. */
+        double per_socket = (double)o->rate / o->sockets * o->timeout_ms / 1000.0;
+        if (per_socket * 2 + 64 > BENCH_RING_MAX)
+            usage_error("--rate %llu: %.0f requests per socket within --timeout-ms %u is more "
+                        "than one socket tracks (%d); add --sockets or lower --timeout-ms",
+                        (unsigned long long)o->rate, per_socket, o->timeout_ms,
+                        BENCH_RING_MAX / 2 - 32);
+    }
+}
+
+void bench_options_parse(struct bench_options *o, int argc, char **argv)
+{
+    set_defaults(o);
+    opterr = 0;
+    for (;;) {
+        int flag = getopt_long(argc, argv, "", flags, NULL);
+        if (flag == -1)
+            break;
+        if (flag == '?') {
+            const char *bad = argv[optind - 1];
+            if (optopt != 0)
+                usage_error("%s: missing value or not a flag", bad);
+            usage_error("unknown flag '%s'", bad);
+        }
+        apply_flag(o, flag, optarg);
+    }
+    if (optind < argc)
+        usage_error("unexpected argument '%s'", argv[optind]);
+    check_together(o);
+}

@@ -1,0 +1,285 @@
+/* Transaction bookkeeping and response checks of the load generator. */
+#include "bench/loadgen/validate.h"
+
+#include <string.h>
+
+#include "core/integrity.h"
+#include "core/msg.h"
+#include "core/wire.h"
+#include "core/writer.h"
+
+enum {
+    ENTRY_BUSY = 1,    /* outstanding */
+    ENTRY_COUNTED = 2, /* sent while the flow was counting */
+};
+
+void bench_flow_init(struct bench_flow *f, struct bench_entry *ring, uint32_t cap,
+                     uint32_t socket_id, uint32_t nonce, uint64_t timeout_ns,
+                     const struct bench_endpoints *ep, struct bench_tally *tally)
+{
+    memset(f, 0, sizeof(*f));
+    memset(ring, 0, sizeof(*ring) * cap);
+    f->ring = ring;
+    f->mask = cap - 1;
+    f->socket_id = socket_id;
+    f->nonce = nonce;
+    f->timeout_ns = timeout_ns;
+    f->ep = *ep;
+    f->tally = tally;
+}
+
+uint32_t bench_change_flags(uint32_t seq)
+{
+    static const uint32_t turn[3] = {STUN_CHANGE_IP | STUN_CHANGE_PORT, STUN_CHANGE_IP,
+                                     STUN_CHANGE_PORT};
+    return turn[seq % 3];
+}
+
+struct stun_addr bench_changed_source(const struct bench_endpoints *ep, uint32_t flags)
+{
+    /* RFC 3489 Table 1: the other address and/or the other port of the
+     * endpoint asked (the primary one), as OTHER-ADDRESS names them. */
+    struct stun_addr a = ep->server;
+    if (!ep->has_other)
+        return a;
+    if (flags & STUN_CHANGE_IP) {
+        a.family = ep->other.family;
+        memcpy(a.ip, ep->other.ip, sizeof(a.ip));
+    }
+    if (flags & STUN_CHANGE_PORT)
+        a.port = ep->other.port;
+    return a;
+}
+
+static bool expired(const struct bench_flow *f, const struct bench_entry *e, uint64_t now_ns)
+{
+    return now_ns >= e->sent_ns && now_ns - e->sent_ns >= f->timeout_ns;
+}
+
+static void lose(struct bench_flow *f, struct bench_entry *e)
+{
+    if (e->flags & ENTRY_COUNTED)
+        f->tally->lost++;
+    e->flags = 0;
+    f->outstanding--;
+}
+
+size_t bench_flow_request(struct bench_flow *f, enum bench_kind kind, uint64_t now_ns, uint8_t *buf,
+                          size_t cap)
+{
+    if (cap < BENCH_REQUEST_MAX || (unsigned)kind >= BENCH_KIND_COUNT)
+        return 0;
+    uint32_t seq = f->next_seq;
+    struct bench_entry *e = &f->ring[seq & f->mask];
+    if (e->flags & ENTRY_BUSY) {
+        /* The ring wrapped onto a request still outstanding. */
+        if (!expired(f, e, now_ns))
+            return 0;
+        lose(f, e);
+    }
+    /* Keeps tail within one ring of next_seq: the request that held this
+     * slot a ring ago is over, whatever became of it. */
+    if (seq - f->tail > f->mask)
+        f->tail = seq - f->mask;
+
+    uint8_t id16[16];
+    wire_put32(id16, kind == BENCH_CLASSIC ? BENCH_CLASSIC_TAG : STUN_MAGIC_COOKIE);
+    wire_put32(id16 + 4, f->socket_id);
+    wire_put32(id16 + 8, seq);
+    wire_put32(id16 + 12, f->nonce);
+    struct stun_writer w;
+    stun_writer_start(&w, buf, cap, stun_type(STUN_METHOD_BINDING, STUN_CLASS_REQUEST), id16);
+    if (kind == BENCH_CHANGE_REQUEST)
+        stun_write_u32(&w, STUN_ATTR_CHANGE_REQUEST, bench_change_flags(seq));
+    if (kind == BENCH_FINGERPRINT)
+        stun_write_fingerprint(&w);
+    size_t len = stun_writer_finish(&w);
+    if (len == 0)
+        return 0;
+
+    *e = (struct bench_entry){
+        .sent_ns = now_ns,
+        .seq = seq,
+        .len = (uint16_t)len,
+        .kind = (uint8_t)kind,
+        .flags = ENTRY_BUSY | (f->counting ? ENTRY_COUNTED : 0),
+    };
+    f->next_seq++;
+    f->outstanding++;
+    if (f->counting)
+        f->tally->sent++;
+    return len;
+}
+
+void bench_flow_unsend(struct bench_flow *f, uint32_t n)
+{
+    for (uint32_t i = 0; i < n && f->outstanding > 0; i++) {
+        uint32_t seq = f->next_seq - 1;
+        struct bench_entry *e = &f->ring[seq & f->mask];
+        if (!(e->flags & ENTRY_BUSY) || e->seq != seq)
+            return; /* not the most recent request: nothing to take back */
+        if (e->flags & ENTRY_COUNTED)
+            f->tally->sent--;
+        e->flags = 0;
+        f->outstanding--;
+        f->next_seq = seq;
+    }
+}
+
+/* The outstanding request whose id the answer carries, or NULL. */
+static struct bench_entry *match(struct bench_flow *f, const uint8_t *buf, size_t len)
+{
+    if (len < STUN_HEADER_LEN)
+        return NULL;
+    if (wire_get32(buf + 8) != f->socket_id || wire_get32(buf + 16) != f->nonce)
+        return NULL;
+    uint32_t seq = wire_get32(buf + 12);
+    struct bench_entry *e = &f->ring[seq & f->mask];
+    if (!(e->flags & ENTRY_BUSY) || e->seq != seq)
+        return NULL;
+    uint32_t tag = e->kind == BENCH_CLASSIC ? BENCH_CLASSIC_TAG : STUN_MAGIC_COOKIE;
+    return wire_get32(buf + 4) == tag ? e : NULL;
+}
+
+/* The checks of validate.h, in order: -1 when all pass, else the first failure. */
+static int check(const struct bench_flow *f, const struct bench_entry *e, const uint8_t *buf,
+                 size_t len, const struct stun_addr *source, bool stream)
+{
+    if (stream != (e->kind == BENCH_TCP))
+        return BENCH_BAD_TRANSPORT;
+    struct stun_addr want = f->ep.server;
+    if (e->kind == BENCH_CHANGE_REQUEST)
+        want = bench_changed_source(&f->ep, bench_change_flags(e->seq));
+    if (!stun_addr_equal(source, &want))
+        return BENCH_BAD_SOURCE;
+
+    struct stun_msg m;
+    if (stun_msg_parse(&m, buf, len) != STUN_OK)
+        return BENCH_BAD_MESSAGE;
+    if (m.type != stun_type(STUN_METHOD_BINDING, STUN_CLASS_SUCCESS))
+        return BENCH_BAD_TYPE;
+    if (stun_msg_check_fingerprint(&m) != STUN_OK)
+        return BENCH_BAD_FINGERPRINT;
+    if (e->kind == BENCH_FINGERPRINT && !stun_msg_has(&m, STUN_A_FINGERPRINT))
+        return BENCH_NO_FINGERPRINT;
+
+    /* RFC 3489 §11.2.1 MAPPED-ADDRESS; RFC 8489 §14.2 XOR-MAPPED-ADDRESS. */
+    struct stun_addr a;
+    const struct stun_addr *self = e->kind == BENCH_TCP ? &f->ep.self_tcp : &f->ep.self_udp;
+    if (!stun_msg_get_addr(&m, m.classic ? STUN_A_MAPPED_ADDRESS : STUN_A_XOR_MAPPED_ADDRESS, &a))
+        return BENCH_NO_MAPPED;
+    if (!stun_addr_equal(&a, self))
+        return BENCH_BAD_MAPPED;
+    /* RFC 3489 §11.2.3 CHANGED-ADDRESS, RFC 5780 §7.4 OTHER-ADDRESS: every
+     * request goes to the primary endpoint, so they name the other one. */
+    if (f->ep.has_other &&
+        stun_msg_get_addr(&m, m.classic ? STUN_A_CHANGED_ADDRESS : STUN_A_OTHER_ADDRESS, &a) &&
+        !stun_addr_equal(&a, &f->ep.other))
+        return BENCH_BAD_OTHER;
+    /* RFC 3489 §11.2.3 SOURCE-ADDRESS, RFC 5780 §7.3 RESPONSE-ORIGIN: where it was sent from. */
+    if (stun_msg_get_addr(&m, m.classic ? STUN_A_SOURCE_ADDRESS : STUN_A_RESPONSE_ORIGIN, &a) &&
+        !stun_addr_equal(&a, source))
+        return BENCH_BAD_ORIGIN;
+    return -1;
+}
+
+void bench_flow_answer(struct bench_flow *f, const uint8_t *buf, size_t len,
+                       const struct stun_addr *source, bool stream, uint64_t now_ns,
+                       struct bench_answer *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->verdict = BENCH_STRAY;
+    struct bench_entry *e = match(f, buf, len);
+    if (e != NULL && expired(f, e, now_ns)) {
+        /* Too late: the request is lost whether or not a scan saw it yet. */
+        lose(f, e);
+        e = NULL;
+    }
+    if (e == NULL) {
+        if (f->counting)
+            f->tally->stray++;
+        return;
+    }
+
+    int why = check(f, e, buf, len, source, stream);
+    bool counted = e->flags & ENTRY_COUNTED;
+    out->kind = (enum bench_kind)e->kind;
+    out->counted = counted;
+    if (why < 0) {
+        out->verdict = BENCH_VALID;
+        out->latency_ns = now_ns >= e->sent_ns ? now_ns - e->sent_ns : 0;
+        if (counted) {
+            f->tally->valid++;
+            f->tally->request_bytes += e->len;
+            f->tally->response_bytes += len;
+        }
+    } else {
+        out->verdict = BENCH_INVALID;
+        out->why = (enum bench_invalid)why;
+        if (counted) {
+            f->tally->invalid++;
+            f->tally->why[why]++;
+        }
+    }
+    e->flags = 0;
+    f->outstanding--;
+}
+
+uint32_t bench_flow_expire(struct bench_flow *f, uint64_t now_ns)
+{
+    uint32_t n = 0;
+    /* tail stays within one ring of next_seq, so this walks one ring at most. */
+    for (uint32_t i = 0; i <= f->mask && f->tail != f->next_seq; i++) {
+        struct bench_entry *e = &f->ring[f->tail & f->mask];
+        if ((e->flags & ENTRY_BUSY) && e->seq == f->tail) {
+            if (!expired(f, e, now_ns))
+                break; /* sent in order: the rest are younger */
+            lose(f, e);
+            n++;
+        }
+        f->tail++;
+    }
+    return n;
+}
+
+uint32_t bench_flow_abandon(struct bench_flow *f)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i <= f->mask && f->outstanding > 0; i++) {
+        if (f->ring[i].flags & ENTRY_BUSY) {
+            lose(f, &f->ring[i]);
+            n++;
+        }
+    }
+    f->tail = f->next_seq;
+    return n;
+}
+
+const char *bench_kind_name(enum bench_kind kind)
+{
+    static const char *const names[BENCH_KIND_COUNT] = {
+        [BENCH_BINDING] = "binding",
+        [BENCH_CLASSIC] = "classic",
+        [BENCH_FINGERPRINT] = "fingerprint",
+        [BENCH_CHANGE_REQUEST] = "change-request",
+        [BENCH_TCP] = "tcp",
+    };
+    return (unsigned)kind < BENCH_KIND_COUNT ? names[kind] : "?";
+}
+
+const char *bench_invalid_name(enum bench_invalid why)
+{
+    static const char *const names[BENCH_INVALID_COUNT] = {
+        [BENCH_BAD_TRANSPORT] = "transport",
+        [BENCH_BAD_SOURCE] = "source",
+        [BENCH_BAD_MESSAGE] = "message",
+        [BENCH_BAD_TYPE] = "type",
+        [BENCH_BAD_FINGERPRINT] = "fingerprint",
+        [BENCH_NO_FINGERPRINT] = "no_fingerprint",
+        [BENCH_NO_MAPPED] = "no_mapped",
+        [BENCH_BAD_MAPPED] = "mapped",
+        [BENCH_BAD_OTHER] = "other",
+        [BENCH_BAD_ORIGIN] = "origin",
+    };
+    return (unsigned)why < BENCH_INVALID_COUNT ? names[why] : "?";
+}

@@ -1,0 +1,186 @@
+/*
+ * The bench's transaction bookkeeping and response validator, pure: no
+ * sockets, no clock, no allocation. The caller passes the time and the
+ * bytes; everything here is unit-testable (tests/unit/bench/).
+ *
+ * A flow is one socket slot of the load generator: a UDP socket and, when
+ * the mix has tcp, a TCP connection. Each request it sends gets a
+ * transaction id that names the flow and a per-flow sequence number:
+ *
+ *   bytes  4..7    8..11       12..15      16..19
+ *          cookie  socket id   sequence    run nonce     (RFC 8489 requests)
+ *          "srb1"  socket id   sequence    run nonce     (RFC 3489: no cookie)
+ *
+ * and its send time, kind and size sit in the flow's ring at sequence &
+ * mask. An answer is matched by id: its whole 16 bytes must name this flow,
+ * this run, and a sequence still outstanding with the same style (cookie
+ * or not). What does not match is a stray: a duplicate, an answer to a
+ * request already counted lost, another flow's or another run's answer,
+ * anything shorter than a header. A match consumes its request, which is
+ * then valid only if the answer passes every check below (the first that
+ * fails names the reason), else invalid:
+ *
+ *   transport   tcp requests answered on the stream, the others by UDP
+ *   source      the datagram came from the server's endpoint, or for
+ *               change-request from the one CHANGE-REQUEST asked for
+ *               (RFC 3489 Table 1); a stream answer from the server
+ *   message     stun_msg_parse() says STUN_OK
+ *   type        Binding success response (0x0101)
+ *   fingerprint present when the request had one (a server that uses
+ *               FINGERPRINT answers in kind, as stunringd does), and
+ *               correct whenever present (RFC 8489 §14.7)
+ *   mapped      XOR-MAPPED-ADDRESS (RFC 3489 style: MAPPED-ADDRESS)
+ *               present and equal to the socket's own address
+ *   other       OTHER-ADDRESS (RFC 3489 style: CHANGED-ADDRESS), when
+ *               present and the other endpoint is known, equal to it
+ *   origin      RESPONSE-ORIGIN (RFC 3489 style: SOURCE-ADDRESS), when
+ *               present, equal to where the answer came from
+ *
+ * A request is lost when no answer matched it within the timeout: found
+ * by bench_flow_expire() or bench_flow_request() reusing its slot, or at
+ * match time (an answer later than the timeout counts the request lost
+ * and is itself a stray), or by bench_flow_abandon() at the end. So each
+ * counted request ends exactly once, valid, invalid or lost, and
+ * sent = valid + invalid + lost once nothing is outstanding.
+ *
+ * Counting: requests are counted (sent, and later their outcome) when the
+ * flow was counting at send time; strays when it is counting at arrival.
+ *
+ * One thread owns a flow; flows of one thread may share a tally.
+ */
+#ifndef STUNRING_BENCH_VALIDATE_H
+#define STUNRING_BENCH_VALIDATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/attr.h"
+
+enum bench_kind {
+    BENCH_BINDING,        /* RFC 8489 Binding Request, 20 bytes */
+    BENCH_CLASSIC,        /* RFC 3489 Binding Request, no magic cookie */
+    BENCH_FINGERPRINT,    /* RFC 8489 Binding Request with FINGERPRINT */
+    BENCH_CHANGE_REQUEST, /* RFC 5780 CHANGE-REQUEST, answered from another endpoint */
+    BENCH_TCP,            /* RFC 8489 Binding Request over the flow's TCP connection */
+    BENCH_KIND_COUNT,
+};
+
+enum bench_verdict {
+    BENCH_VALID,
+    BENCH_INVALID,
+    BENCH_STRAY,
+};
+
+/* Why an answer was invalid: the first check that failed. */
+enum bench_invalid {
+    BENCH_BAD_TRANSPORT,
+    BENCH_BAD_SOURCE,
+    BENCH_BAD_MESSAGE,
+    BENCH_BAD_TYPE,
+    BENCH_BAD_FINGERPRINT,
+    BENCH_NO_FINGERPRINT,
+    BENCH_NO_MAPPED,
+    BENCH_BAD_MAPPED,
+    BENCH_BAD_OTHER,
+    BENCH_BAD_ORIGIN,
+    BENCH_INVALID_COUNT,
+};
+
+enum {
+    BENCH_CLASSIC_TAG = 0x73726231, /* "srb1": bytes 4..7 of an RFC 3489 request */
+    BENCH_REQUEST_MAX = 64,         /* bytes of the largest request written here */
+    BENCH_RING_MAX = 65536,         /* entries of a flow's ring at most */
+};
+
+struct bench_tally {
+    uint64_t sent, valid, invalid, lost, stray;
+    uint64_t request_bytes, response_bytes; /* of the valid exchanges only */
+    uint64_t why[BENCH_INVALID_COUNT];      /* invalid, by reason */
+};
+
+/* What answers must say, as this side sees the addresses. */
+struct bench_endpoints {
+    struct stun_addr self_udp; /* the UDP socket's own address (getsockname) */
+    struct stun_addr self_tcp; /* the TCP connection's local address */
+    struct stun_addr server;   /* the primary endpoint, where every request goes */
+    struct stun_addr other;    /* the endpoint differing in address and port (RFC 5780) */
+    bool has_other;            /* other is known (--alt-server, or learned) */
+};
+
+struct bench_entry {
+    uint64_t sent_ns;
+    uint32_t seq;
+    uint16_t len;  /* request bytes */
+    uint8_t kind;  /* enum bench_kind */
+    uint8_t flags; /* ENTRY_* in validate.c */
+};
+
+struct bench_flow {
+    struct bench_entry *ring; /* cap entries, owned by the caller */
+    uint32_t mask;            /* cap - 1 */
+    uint32_t next_seq;        /* sequence of the next request */
+    uint32_t tail;            /* no request before it is outstanding */
+    uint32_t outstanding;
+    uint32_t socket_id, nonce;
+    uint64_t timeout_ns;
+    bool counting; /* set by the caller when the measured window starts */
+    struct bench_endpoints ep;
+    struct bench_tally *tally;
+};
+
+/* What bench_flow_answer() made of one answer. */
+struct bench_answer {
+    enum bench_verdict verdict;
+    enum bench_invalid why; /* BENCH_INVALID: the check that failed */
+    enum bench_kind kind;   /* BENCH_VALID, BENCH_INVALID: of the request answered */
+    bool counted;           /* its request was counted */
+    uint64_t latency_ns;    /* BENCH_VALID: now - send time */
+};
+
+/*
+ * Sets f up with a zeroed ring of cap entries (a power of 2, at most
+ * BENCH_RING_MAX). ep and tally are copied / borrowed; tally must outlive f.
+ */
+void bench_flow_init(struct bench_flow *f, struct bench_entry *ring, uint32_t cap,
+                     uint32_t socket_id, uint32_t nonce, uint64_t timeout_ns,
+                     const struct bench_endpoints *ep, struct bench_tally *tally);
+
+/*
+ * Writes the next request of kind into buf (cap >= BENCH_REQUEST_MAX) and
+ * records it as outstanding, sent at now_ns. Returns its length, or 0 when
+ * its ring slot still holds a request younger than the timeout (an older
+ * one there is counted lost first).
+ */
+size_t bench_flow_request(struct bench_flow *f, enum bench_kind kind, uint64_t now_ns, uint8_t *buf,
+                          size_t cap);
+
+/* Takes back the n most recent requests: their send failed. Not counted. */
+void bench_flow_unsend(struct bench_flow *f, uint32_t n);
+
+/*
+ * Matches and checks one answer of len bytes that arrived at now_ns from
+ * source (a datagram's source address; the peer for a stream), on the TCP
+ * connection when stream. Counts the outcome in the tally; *out says what
+ * it was.
+ */
+void bench_flow_answer(struct bench_flow *f, const uint8_t *buf, size_t len,
+                       const struct stun_addr *source, bool stream, uint64_t now_ns,
+                       struct bench_answer *out);
+
+/* Counts lost the outstanding requests older than the timeout; returns how many. */
+uint32_t bench_flow_expire(struct bench_flow *f, uint64_t now_ns);
+
+/* Counts lost every outstanding request (the run is over); returns how many. */
+uint32_t bench_flow_abandon(struct bench_flow *f);
+
+/* The CHANGE-REQUEST flags sent with sequence seq: IP+port, IP, port in turn. */
+uint32_t bench_change_flags(uint32_t seq);
+
+/* Where the server answers a change-request of flags from (RFC 3489 Table 1). */
+struct stun_addr bench_changed_source(const struct bench_endpoints *ep, uint32_t flags);
+
+const char *bench_kind_name(enum bench_kind kind);
+const char *bench_invalid_name(enum bench_invalid why);
+
+#endif

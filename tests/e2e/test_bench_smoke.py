@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""stunring-bench against stunringd: two seconds per mix, correctness only.
+
+    python3 tests/e2e/test_bench_smoke.py --stunringd build/tools/stunringd \\
+        --backend uring --bench build/bench/stunring-bench
+
+For each mix (binding, classic, fingerprint, change-request, tcp, and a
+weighted mix of all five) the bench runs --json --require-clean against a
+server with an alternate address, and the result must say: exit 0, one
+JSON object and nothing else on stdout, valid > 0, invalid = 0, stray = 0,
+sent = valid + invalid + lost. The same for the open-loop pacer (--rate)
+and for one sendmsg per request (--no-gso). No timing is asserted: the
+numbers are printed, never judged. Then the refusals: a mix that needs credentials,
+a non-loopback server, an unknown flag (exit 2, naming why), and
+change-request against a server without an alternate address (exit 1).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import stunlib as sl  # noqa: E402
+
+MIXES = ("binding", "classic", "fingerprint", "change-request", "tcp",
+         "binding:3,classic:1,fingerprint:1,change-request:1,tcp:1")
+# The other paths of the engine: the open-loop pacer, one sendmsg per request.
+VARIANTS = (("open loop", "binding:3,classic:1,fingerprint:1,change-request:1,tcp:1",
+             ("--rate", "20000")),
+            ("no GSO", "binding:1,fingerprint:1", ("--no-gso",)))
+KEYS = ("sent", "valid", "invalid", "lost", "stray", "responses_per_s", "latency_us",
+        "request_bytes", "response_bytes", "amplification", "duration_s", "mix", "threads",
+        "sockets", "window", "rate")
+LATENCY_KEYS = ("p50", "p90", "p99", "p999", "max")
+BENCH_TIMEOUT = 60  # seconds for one run: 2.5 s of load, the drain, set-up
+
+
+def bench(exe, *args):
+    """Runs the bench; returns (exit code, stdout, stderr)."""
+    p = subprocess.run([exe, *args], stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=BENCH_TIMEOUT)
+    return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+
+
+def check_mix(c, exe, srv, mix, extra=(), name=None):
+    """One 2-second run of mix (with extra flags); checks are named name (default: mix)."""
+    name = name or mix
+    ip, port = srv.primary
+    code, out, err = bench(exe, "--server", f"{ip}:{port}", "--mix", mix, "--duration", "2",
+                           "--warmup", "0.5", "--json", "--require-clean", *extra)
+    if not c.eq(f"{name}: exit 0", code, 0, f"stderr: {err.strip()}"):
+        return
+    lines = out.splitlines()
+    if not c.eq(f"{name}: stdout is one line", len(lines), 1, f"stdout: {out!r}"):
+        return
+    try:
+        r = json.loads(lines[0])
+    except ValueError as e:
+        c.fail(f"{name}: stdout is JSON", f"{e}: {lines[0]!r}")
+        return
+    c.check(f"{name}: JSON object with every key", isinstance(r, dict) and all(
+        k in r for k in KEYS) and all(k in r["latency_us"] for k in LATENCY_KEYS),
+        f"got {sorted(r) if isinstance(r, dict) else r!r}")
+    shown = (f"sent {r['sent']} valid {r['valid']} lost {r['lost']} "
+             f"{r['responses_per_s']:.0f}/s p50 {r['latency_us']['p50']:.0f} us "
+             f"p99 {r['latency_us']['p99']:.0f} us amplification {r['amplification']:.2f}")
+    c.check(f"{name}: valid > 0", r["valid"] > 0, shown, shown)
+    c.eq(f"{name}: invalid = 0", r["invalid"], 0, f"by reason: {r.get('invalid_by_reason')}")
+    c.eq(f"{name}: stray = 0", r["stray"], 0)
+    c.eq(f"{name}: sent = valid + invalid + lost", r["sent"],
+         r["valid"] + r["invalid"] + r["lost"])
+    want = dict(item.split(":") if ":" in item else (item, "1") for item in mix.split(","))
+    c.eq(f"{name}: the mix reported", r["mix"], {k: int(v) for k, v in want.items()})
+
+
+def check_refusals(c, exe):
+    code, out, err = bench(exe, "--mix", "binding,long-term-auth")
+    c.check("long-term-auth refused: exit 2, says it needs credentials",
+            code == 2 and "credentials" in err and out == "", f"exit {code}: {err.strip()}")
+    code, out, err = bench(exe, "--mix", "tls")
+    c.check("tls refused: exit 2", code == 2 and "credentials" in err, f"exit {code}: {err}")
+    code, out, err = bench(exe, "--server", "192.0.2.1:3478")
+    c.check("a remote server refused without --allow-remote: exit 2, says why",
+            code == 2 and "loopback" in err and "--allow-remote" in err, f"exit {code}: {err}")
+    code, out, err = bench(exe, "--bogus")
+    c.check("an unknown flag: exit 2 naming it", code == 2 and "--bogus" in err,
+            f"exit {code}: {err}")
+    code, out, err = bench(exe, "--window", "0")
+    c.check("a bad value: exit 2 naming the flag", code == 2 and "--window" in err,
+            f"exit {code}: {err}")
+
+
+def check_no_alternate(c, exe, stunringd, backend):
+    srv = sl.Server(stunringd, backend, alt=(), name="single").start()
+    try:
+        ip, port = srv.primary
+        code, out, err = bench(exe, "--server", f"{ip}:{port}", "--mix", "change-request",
+                               "--duration", "0.2", "--warmup", "0", "--json")
+        c.check("change-request without an alternate address: exit 1, says why",
+                code == 1 and "OTHER-ADDRESS" in err and out == "", f"exit {code}: {err}")
+    finally:
+        sl.stop_and_check(c, srv)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--stunringd", required=True)
+    ap.add_argument("--backend", required=True, choices=("uring", "mmsg"))
+    ap.add_argument("--bench", required=True)
+    a = ap.parse_args()
+    c = sl.Checks(f"bench smoke ({a.backend})")
+    srv = sl.Server(a.stunringd, a.backend).start()
+    try:
+        for mix in MIXES:
+            c.run(mix, check_mix, c, a.bench, srv, mix)
+        for name, mix, extra in VARIANTS:
+            c.run(name, check_mix, c, a.bench, srv, mix, extra, name)
+        st = srv.stats()
+        c.check("server alive after the runs", srv.alive(), "", f"dropped {st['dropped']}")
+    finally:
+        sl.stop_and_check(c, srv)
+    c.run("refusals", check_refusals, c, a.bench)
+    c.run("no alternate", check_no_alternate, c, a.bench, a.stunringd, a.backend)
+    return c.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

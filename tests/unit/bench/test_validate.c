@@ -1,0 +1,594 @@
+/*
+ * The bench's response validator. Correct answers come from the server's
+ * own policy (core/handler.c) so that the bench and the server are held
+ * to the same RFC reading; every wrong answer (wrong id, type, mapped
+ * address, source, transport, FINGERPRINT; duplicates; answers after the
+ * request was lost) must come out invalid or stray, never valid, and the
+ * counts must always add up: sent = valid + invalid + lost.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/loadgen/validate.h"
+#include "core/handler.h"
+#include "core/integrity.h"
+#include "core/wire.h"
+#include "core/writer.h"
+
+enum {
+    P1 = 3478,
+    P2 = 3479,
+    CAP = 64,
+    SOCKET_ID = 7,
+};
+
+#define NONCE 0xC0FFEE11u
+#define MS UINT64_C(1000000) /* ns */
+#define TIMEOUT (1000 * MS)
+#define T0 (5000 * MS)
+
+static const struct stun_endpoints four = {
+    .addr =
+        {
+            [STUN_EP_A1P1] = {STUN_FAMILY_IPV4, P1, {127, 0, 0, 1}},
+            [STUN_EP_A1P2] = {STUN_FAMILY_IPV4, P2, {127, 0, 0, 1}},
+            [STUN_EP_A2P1] = {STUN_FAMILY_IPV4, P1, {127, 0, 0, 2}},
+            [STUN_EP_A2P2] = {STUN_FAMILY_IPV4, P2, {127, 0, 0, 2}},
+        },
+    .alternate = true,
+};
+
+static const struct bench_endpoints ep = {
+    .self_udp = {STUN_FAMILY_IPV4, 40000, {127, 0, 0, 1}},
+    .self_tcp = {STUN_FAMILY_IPV4, 40001, {127, 0, 0, 1}},
+    .server = {STUN_FAMILY_IPV4, P1, {127, 0, 0, 1}},
+    .other = {STUN_FAMILY_IPV4, P2, {127, 0, 0, 2}},
+    .has_other = true,
+};
+
+static struct bench_entry ring[CAP];
+static struct bench_flow flow;
+static struct bench_tally tally;
+
+/* One request as sent, and the server's answer to it. */
+struct exchange {
+    uint8_t req[BENCH_REQUEST_MAX];
+    size_t req_len;
+    uint8_t ans[1024];
+    size_t ans_len;
+    struct stun_addr from; /* where the server sent it from */
+    bool stream;
+};
+
+static void setup(void)
+{
+    memset(&tally, 0, sizeof(tally));
+    bench_flow_init(&flow, ring, CAP, SOCKET_ID, NONCE, TIMEOUT, &ep, &tally);
+    flow.counting = true;
+}
+
+TestSuite(validate, .init = setup);
+
+static void add_up(void)
+{
+    cr_assert_eq(tally.sent, tally.valid + tally.invalid + tally.lost + flow.outstanding,
+                 "sent %llu, valid %llu invalid %llu lost %llu outstanding %u",
+                 (unsigned long long)tally.sent, (unsigned long long)tally.valid,
+                 (unsigned long long)tally.invalid, (unsigned long long)tally.lost,
+                 flow.outstanding);
+}
+
+/* Sends a request of kind at now and has stunring's handler answer it;
+ * false when the flow's ring had no room. */
+static bool try_exchange(struct exchange *x, enum bench_kind kind, uint64_t now)
+{
+    memset(x, 0, sizeof(*x));
+    x->req_len = bench_flow_request(&flow, kind, now, x->req, sizeof(x->req));
+    if (x->req_len == 0)
+        return false;
+    x->stream = kind == BENCH_TCP;
+    struct stun_request r = {
+        .data = x->req,
+        .len = x->req_len,
+        .source = x->stream ? &ep.self_tcp : &ep.self_udp,
+        .local = &four.addr[STUN_EP_A1P1],
+        .arrived = STUN_EP_A1P1,
+        .eps = &four,
+        .stream = x->stream,
+    };
+    struct stun_handler_config cfg = {NULL, 0};
+    struct stun_reply reply;
+    stun_handle(&cfg, &r, x->ans, sizeof(x->ans), &reply);
+    cr_assert_eq(reply.status, STUN_OK, "the server refused a %s request: status %d",
+                 bench_kind_name(kind), reply.status);
+    cr_assert_gt(reply.len, 0);
+    x->ans_len = reply.len;
+    x->from = four.addr[reply.from];
+    return true;
+}
+
+static void exchange(struct exchange *x, enum bench_kind kind, uint64_t now)
+{
+    cr_assert(try_exchange(x, kind, now), "the request of kind %s was not written",
+              bench_kind_name(kind));
+}
+
+static enum bench_verdict deliver(const struct exchange *x, uint64_t now, struct bench_answer *a)
+{
+    bench_flow_answer(&flow, x->ans, x->ans_len, &x->from, x->stream, now, a);
+    return a->verdict;
+}
+
+static void expect_invalid(const struct exchange *x, enum bench_invalid why)
+{
+    struct bench_answer a;
+    uint64_t before = tally.why[why];
+    cr_assert_eq(deliver(x, T0 + MS, &a), BENCH_INVALID, "want invalid (%s), got verdict %d",
+                 bench_invalid_name(why), a.verdict);
+    cr_assert_eq(a.why, why, "want reason %s, got %s", bench_invalid_name(why),
+                 bench_invalid_name(a.why));
+    cr_assert_eq(tally.why[why], before + 1);
+    add_up();
+}
+
+/* Rewrites the answer's FINGERPRINT after an edit, so only the edit is wrong. */
+static void refinger(struct exchange *x)
+{
+    struct stun_msg m;
+    if (stun_msg_parse(&m, x->ans, x->ans_len) != STUN_OK || !stun_msg_has(&m, STUN_A_FINGERPRINT))
+        return;
+    uint32_t off = m.at[STUN_A_FINGERPRINT].off;
+    wire_put32(x->ans + off, stun_fingerprint_compute(x->ans, off - 4));
+}
+
+/* ---- valid answers ---- */
+
+Test(validate, every_kind_answered_by_the_server_is_valid)
+{
+    for (unsigned k = 0; k < BENCH_KIND_COUNT; k++) {
+        /* change-request cycles through three flag sets: try each. */
+        for (unsigned turn = 0; turn < (k == BENCH_CHANGE_REQUEST ? 3u : 1u); turn++) {
+            struct exchange x;
+            struct bench_answer a;
+            exchange(&x, (enum bench_kind)k, T0);
+            cr_assert_eq(deliver(&x, T0 + 250000, &a), BENCH_VALID, "%s: verdict %d reason %s",
+                         bench_kind_name((enum bench_kind)k), a.verdict, bench_invalid_name(a.why));
+            cr_assert_eq(a.kind, k);
+            cr_assert(a.counted);
+            cr_assert_eq(a.latency_ns, 250000);
+        }
+    }
+    cr_assert_eq(tally.valid, BENCH_KIND_COUNT + 2);
+    cr_assert_eq(tally.invalid + tally.stray + tally.lost, 0);
+    cr_assert_eq(flow.outstanding, 0);
+    add_up();
+}
+
+Test(validate, change_request_sources_follow_rfc3489_table1)
+{
+    struct stun_addr a = bench_changed_source(&ep, STUN_CHANGE_IP | STUN_CHANGE_PORT);
+    cr_assert(stun_addr_equal(&a, &four.addr[STUN_EP_A2P2]));
+    a = bench_changed_source(&ep, STUN_CHANGE_IP);
+    cr_assert(stun_addr_equal(&a, &four.addr[STUN_EP_A2P1]));
+    a = bench_changed_source(&ep, STUN_CHANGE_PORT);
+    cr_assert(stun_addr_equal(&a, &four.addr[STUN_EP_A1P2]));
+    a = bench_changed_source(&ep, 0);
+    cr_assert(stun_addr_equal(&a, &four.addr[STUN_EP_A1P1]));
+}
+
+Test(validate, amplification_bytes_are_those_of_valid_exchanges)
+{
+    struct exchange x;
+    struct bench_answer a;
+    exchange(&x, BENCH_BINDING, T0);
+    deliver(&x, T0 + MS, &a);
+    cr_assert_eq(tally.request_bytes, 20);
+    cr_assert_eq(tally.response_bytes, x.ans_len);
+    exchange(&x, BENCH_BINDING, T0);
+    x.ans[1] ^= 0x10; /* an error response: not counted in the bytes */
+    deliver(&x, T0 + MS, &a);
+    cr_assert_eq(tally.request_bytes, 20);
+    cr_assert_eq(tally.response_bytes, x.ans_len);
+}
+
+/* ---- strays: the id matches nothing outstanding ---- */
+
+static void expect_stray(const uint8_t *buf, size_t len, const struct stun_addr *from, bool stream)
+{
+    struct bench_answer a;
+    uint64_t strays = tally.stray, outstanding = flow.outstanding;
+    bench_flow_answer(&flow, buf, len, from, stream, T0 + MS, &a);
+    cr_assert_eq(a.verdict, BENCH_STRAY, "got verdict %d", a.verdict);
+    cr_assert_eq(tally.stray, strays + 1);
+    cr_assert_eq(flow.outstanding, outstanding, "a stray must not consume a request");
+    add_up();
+}
+
+Test(validate, wrong_ids_are_stray)
+{
+    static const unsigned offsets[] = {4, 7, 8, 11, 12, 15, 16, 19};
+    struct exchange x;
+    exchange(&x, BENCH_BINDING, T0);
+    for (size_t i = 0; i < sizeof(offsets) / sizeof(offsets[0]); i++) {
+        struct exchange y = x;
+        y.ans[offsets[i]] ^= 0x01; /* cookie, socket id, sequence, nonce */
+        expect_stray(y.ans, y.ans_len, &y.from, false);
+    }
+    struct bench_answer a;
+    cr_assert_eq(deliver(&x, T0 + MS, &a), BENCH_VALID, "the request was still outstanding");
+}
+
+Test(validate, a_classic_answer_to_a_modern_request_is_stray)
+{
+    struct exchange x;
+    exchange(&x, BENCH_BINDING, T0);
+    wire_put32(x.ans + 4, BENCH_CLASSIC_TAG); /* same socket, sequence, nonce */
+    expect_stray(x.ans, x.ans_len, &x.from, false);
+    struct exchange c;
+    exchange(&c, BENCH_CLASSIC, T0);
+    wire_put32(c.ans + 4, STUN_MAGIC_COOKIE);
+    expect_stray(c.ans, c.ans_len, &c.from, false);
+}
+
+Test(validate, another_sockets_answer_is_stray)
+{
+    static struct bench_entry ring2[CAP];
+    static struct bench_tally tally2;
+    struct bench_flow other;
+    bench_flow_init(&other, ring2, CAP, SOCKET_ID + 1, NONCE, TIMEOUT, &ep, &tally2);
+    other.counting = true;
+    uint8_t req[BENCH_REQUEST_MAX];
+    cr_assert_gt(bench_flow_request(&other, BENCH_BINDING, T0, req, sizeof(req)), 0);
+    struct exchange x;
+    exchange(&x, BENCH_BINDING, T0); /* the same sequence 0 on our flow */
+    memcpy(x.ans + 8, req + 8, 12);  /* the other flow's id */
+    expect_stray(x.ans, x.ans_len, &x.from, false);
+    cr_assert_eq(other.outstanding, 1);
+}
+
+Test(validate, short_datagrams_are_stray)
+{
+    struct exchange x;
+    exchange(&x, BENCH_BINDING, T0);
+    for (size_t len = 0; len < 20; len++)
+        expect_stray(x.ans, len, &x.from, false);
+}
+
+Test(validate, a_duplicate_is_stray)
+{
+    struct exchange x;
+    struct bench_answer a;
+    exchange(&x, BENCH_FINGERPRINT, T0);
+    cr_assert_eq(deliver(&x, T0 + MS, &a), BENCH_VALID);
+    expect_stray(x.ans, x.ans_len, &x.from, false);
+    expect_stray(x.ans, x.ans_len, &x.from, false);
+    cr_assert_eq(tally.valid, 1);
+}
+
+Test(validate, a_duplicate_of_an_invalid_answer_is_stray)
+{
+    struct exchange x;
+    exchange(&x, BENCH_BINDING, T0);
+    x.ans[1] ^= 0x10;
+    expect_invalid(&x, BENCH_BAD_TYPE);
+    expect_stray(x.ans, x.ans_len, &x.from, false);
+}
+
+Test(validate, an_answer_after_expiry_is_stray_and_the_request_lost)
+{
+    struct exchange x;
+    exchange(&x, BENCH_BINDING, T0);
+    cr_assert_eq(bench_flow_expire(&flow, T0 + TIMEOUT - 1), 0, "not yet");
+    cr_assert_eq(bench_flow_expire(&flow, T0 + TIMEOUT), 1);
+    cr_assert_eq(tally.lost, 1);
+    expect_stray(x.ans, x.ans_len, &x.from, false);
+    cr_assert_eq(tally.valid, 0);
+}
+
+Test(validate, a_late_answer_before_any_scan_is_stray_and_the_request_lost)
+{
+    struct exchange x;
+    struct bench_answer a;
+    exchange(&x, BENCH_BINDING, T0);
+    cr_assert_eq(deliver(&x, T0 + TIMEOUT, &a), BENCH_STRAY);
+    cr_assert_eq(tally.lost, 1);
+    cr_assert_eq(tally.stray, 1);
+    cr_assert_eq(tally.valid, 0);
+    cr_assert_eq(flow.outstanding, 0);
+    add_up();
+}
+
+Test(validate, an_answer_to_a_slot_reused_by_a_newer_request_is_stray)
+{
+    struct exchange old, x;
+    struct bench_answer a;
+    exchange(&old, BENCH_BINDING, T0);
+    for (unsigned i = 1; i < CAP; i++) {
+        exchange(&x, BENCH_BINDING, T0);
+        cr_assert_eq(deliver(&x, T0 + MS, &a), BENCH_VALID);
+    }
+    /* Sequence CAP wants the slot of sequence 0, still young: refused. */
+    uint8_t req[BENCH_REQUEST_MAX];
+    cr_assert_eq(bench_flow_request(&flow, BENCH_BINDING, T0 + MS, req, sizeof(req)), 0);
+    /* Once 0 is past the timeout it is lost and the slot reused. */
+    cr_assert_gt(bench_flow_request(&flow, BENCH_BINDING, T0 + TIMEOUT, req, sizeof(req)), 0);
+    cr_assert_eq(tally.lost, 1);
+    expect_stray(old.ans, old.ans_len, &old.from, false);
+    add_up();
+}
+
+/* ---- invalid: matched, consumed, and wrong ---- */
+
+Test(validate, an_error_response_is_invalid)
+{
+    struct exchange x;
+    exchange(&x, BENCH_BINDING, T0);
+    x.ans[1] = 0x11; /* Binding error response */
+    expect_invalid(&x, BENCH_BAD_TYPE);
+}
+
+Test(validate, a_request_type_echoed_back_is_invalid)
+{
+    struct exchange x;
+    exchange(&x, BENCH_FINGERPRINT, T0);
+    x.ans[0] = 0x00;
+    x.ans[1] = 0x01; /* a Binding Request, not its answer */
+    refinger(&x);
+    expect_invalid(&x, BENCH_BAD_TYPE);
+}
+
+Test(validate, a_wrong_mapped_port_is_invalid)
+{
+    struct exchange x;
+    exchange(&x, BENCH_BINDING, T0);
+    struct stun_msg m;
+    cr_assert_eq(stun_msg_parse(&m, x.ans, x.ans_len), STUN_OK);
+    x.ans[m.at[STUN_A_XOR_MAPPED_ADDRESS].off + 3] ^= 0x01;
+    expect_invalid(&x, BENCH_BAD_MAPPED);
+}
+
+Test(validate, a_wrong_mapped_ip_is_invalid)
+{
+    struct exchange x;
+    exchange(&x, BENCH_CLASSIC, T0);
+    struct stun_msg m;
+    cr_assert_eq(stun_msg_parse(&m, x.ans, x.ans_len), STUN_OK);
+    cr_assert(m.classic);
+    x.ans[m.at[STUN_A_MAPPED_ADDRESS].off + 7] ^= 0x01; /* MAPPED-ADDRESS 127.0.0.0 */
+    expect_invalid(&x, BENCH_BAD_MAPPED);
+}
+
+Test(validate, the_tcp_connections_address_is_not_the_udp_sockets)
+{
+    /* A TCP answer reflecting the UDP socket's port is wrong. */
+    struct exchange x;
+    exchange(&x, BENCH_TCP, T0);
+    struct stun_writer w;
+    struct stun_msg req;
+    cr_assert_eq(stun_msg_parse(&req, x.req, x.req_len), STUN_OK);
+    stun_writer_start_reply(&w, x.ans, sizeof(x.ans), 0x0101, &req);
+    stun_write_xor_addr(&w, STUN_ATTR_XOR_MAPPED_ADDRESS, &ep.self_udp);
+    x.ans_len = stun_writer_finish(&w);
+    expect_invalid(&x, BENCH_BAD_MAPPED);
+}
+
+Test(validate, a_missing_mapped_address_is_invalid)
+{
+    struct exchange x;
+    exchange(&x, BENCH_BINDING, T0);
+    struct stun_writer w;
+    struct stun_msg req;
+    cr_assert_eq(stun_msg_parse(&req, x.req, x.req_len), STUN_OK);
+    stun_writer_start_reply(&w, x.ans, sizeof(x.ans), 0x0101, &req);
+    stun_write_addr(&w, STUN_ATTR_MAPPED_ADDRESS, &ep.self_udp); /* not the XOR form */
+    x.ans_len = stun_writer_finish(&w);
+    expect_invalid(&x, BENCH_NO_MAPPED);
+}
+
+Test(validate, a_bad_fingerprint_is_invalid)
+{
+    struct exchange x;
+    exchange(&x, BENCH_FINGERPRINT, T0);
+    x.ans[x.ans_len - 1] ^= 0x01;
+    expect_invalid(&x, BENCH_BAD_FINGERPRINT);
+}
+
+Test(validate, a_bad_fingerprint_nobody_asked_for_is_still_invalid)
+{
+    struct exchange x;
+    exchange(&x, BENCH_BINDING, T0);
+    struct stun_writer w;
+    struct stun_msg req;
+    cr_assert_eq(stun_msg_parse(&req, x.req, x.req_len), STUN_OK);
+    stun_writer_start_reply(&w, x.ans, sizeof(x.ans), 0x0101, &req);
+    stun_write_xor_addr(&w, STUN_ATTR_XOR_MAPPED_ADDRESS, &ep.self_udp);
+    stun_write_fingerprint(&w);
+    x.ans_len = stun_writer_finish(&w);
+    x.ans[x.ans_len - 2] ^= 0x40;
+    expect_invalid(&x, BENCH_BAD_FINGERPRINT);
+}
+
+Test(validate, a_missing_fingerprint_is_invalid)
+{
+    struct exchange x;
+    exchange(&x, BENCH_FINGERPRINT, T0);
+    struct stun_writer w;
+    struct stun_msg req;
+    cr_assert_eq(stun_msg_parse(&req, x.req, x.req_len), STUN_OK);
+    stun_writer_start_reply(&w, x.ans, sizeof(x.ans), 0x0101, &req);
+    stun_write_xor_addr(&w, STUN_ATTR_XOR_MAPPED_ADDRESS, &ep.self_udp);
+    x.ans_len = stun_writer_finish(&w); /* everything right but the FINGERPRINT */
+    expect_invalid(&x, BENCH_NO_FINGERPRINT);
+}
+
+Test(validate, a_change_request_answered_from_the_wrong_endpoint_is_invalid)
+{
+    for (unsigned turn = 0; turn < 3; turn++) {
+        struct exchange x;
+        exchange(&x, BENCH_CHANGE_REQUEST, T0);
+        x.from = ep.server; /* answered from where it was sent: CHANGE-REQUEST ignored */
+        expect_invalid(&x, BENCH_BAD_SOURCE);
+    }
+    struct exchange x;
+    exchange(&x, BENCH_CHANGE_REQUEST, T0); /* sequence 3: IP and port */
+    x.from = four.addr[STUN_EP_A2P1];       /* only the IP changed */
+    expect_invalid(&x, BENCH_BAD_SOURCE);
+}
+
+Test(validate, a_plain_answer_from_another_endpoint_is_invalid)
+{
+    struct exchange x;
+    exchange(&x, BENCH_BINDING, T0);
+    x.from = four.addr[STUN_EP_A2P2];
+    expect_invalid(&x, BENCH_BAD_SOURCE);
+}
+
+Test(validate, a_response_origin_that_is_not_the_source_is_invalid)
+{
+    struct exchange x;
+    exchange(&x, BENCH_CHANGE_REQUEST, T0);
+    struct stun_writer w;
+    struct stun_msg req;
+    cr_assert_eq(stun_msg_parse(&req, x.req, x.req_len), STUN_OK);
+    stun_writer_start_reply(&w, x.ans, sizeof(x.ans), 0x0101, &req);
+    stun_write_xor_addr(&w, STUN_ATTR_XOR_MAPPED_ADDRESS, &ep.self_udp);
+    stun_write_addr(&w, STUN_ATTR_RESPONSE_ORIGIN, &ep.server); /* but sent from A2P2 */
+    x.ans_len = stun_writer_finish(&w);
+    expect_invalid(&x, BENCH_BAD_ORIGIN);
+}
+
+Test(validate, a_wrong_other_address_is_invalid)
+{
+    struct exchange x;
+    exchange(&x, BENCH_CLASSIC, T0);
+    struct stun_msg m;
+    cr_assert_eq(stun_msg_parse(&m, x.ans, x.ans_len), STUN_OK);
+    x.ans[m.at[STUN_A_CHANGED_ADDRESS].off + 3] ^= 0x01; /* CHANGED-ADDRESS port */
+    expect_invalid(&x, BENCH_BAD_OTHER);
+    exchange(&x, BENCH_BINDING, T0);
+    cr_assert_eq(stun_msg_parse(&m, x.ans, x.ans_len), STUN_OK);
+    x.ans[m.at[STUN_A_OTHER_ADDRESS].off + 7] ^= 0x03; /* OTHER-ADDRESS 127.0.0.1 */
+    expect_invalid(&x, BENCH_BAD_OTHER);
+}
+
+Test(validate, the_wrong_transport_is_invalid)
+{
+    struct exchange x;
+    exchange(&x, BENCH_BINDING, T0);
+    x.stream = true;
+    expect_invalid(&x, BENCH_BAD_TRANSPORT);
+    exchange(&x, BENCH_TCP, T0);
+    x.stream = false;
+    expect_invalid(&x, BENCH_BAD_TRANSPORT);
+}
+
+Test(validate, a_malformed_answer_with_a_matching_id_is_invalid)
+{
+    struct exchange x;
+    exchange(&x, BENCH_BINDING, T0);
+    x.ans_len -= 4; /* the length field now lies */
+    expect_invalid(&x, BENCH_BAD_MESSAGE);
+    exchange(&x, BENCH_BINDING, T0);
+    x.ans[0] |= 0xC0; /* not STUN */
+    expect_invalid(&x, BENCH_BAD_MESSAGE);
+}
+
+/* ---- bookkeeping ---- */
+
+Test(validate, requests_before_counting_are_not_counted)
+{
+    struct exchange x;
+    struct bench_answer a;
+    flow.counting = false;
+    exchange(&x, BENCH_BINDING, T0);
+    cr_assert_eq(deliver(&x, T0 + MS, &a), BENCH_VALID);
+    cr_assert(!a.counted);
+    cr_assert_eq(deliver(&x, T0 + MS, &a), BENCH_STRAY); /* a duplicate during warm-up */
+    exchange(&x, BENCH_BINDING, T0);
+    flow.counting = true; /* warm-up ends with it outstanding */
+    cr_assert_eq(deliver(&x, T0 + MS, &a), BENCH_VALID);
+    cr_assert(!a.counted);
+    cr_assert_eq(tally.sent + tally.valid + tally.invalid + tally.lost + tally.stray, 0);
+    expect_stray(x.ans, x.ans_len, &x.from, false); /* strays count on arrival */
+}
+
+Test(validate, unsend_takes_back_the_latest_requests)
+{
+    uint8_t req[BENCH_REQUEST_MAX];
+    for (int i = 0; i < 5; i++)
+        cr_assert_gt(bench_flow_request(&flow, BENCH_BINDING, T0, req, sizeof(req)), 0);
+    bench_flow_unsend(&flow, 2);
+    cr_assert_eq(tally.sent, 3);
+    cr_assert_eq(flow.outstanding, 3);
+    cr_assert_eq(flow.next_seq, 3);
+    add_up();
+    cr_assert_eq(bench_flow_abandon(&flow), 3);
+    cr_assert_eq(tally.lost, 3);
+    add_up();
+}
+
+Test(validate, expiry_walks_in_send_order)
+{
+    uint8_t req[BENCH_REQUEST_MAX];
+    for (uint64_t i = 0; i < 10; i++)
+        cr_assert_gt(bench_flow_request(&flow, BENCH_BINDING, T0 + i * MS, req, sizeof(req)), 0);
+    cr_assert_eq(bench_flow_expire(&flow, T0 + TIMEOUT + 4 * MS), 5);
+    cr_assert_eq(flow.outstanding, 5);
+    cr_assert_eq(bench_flow_expire(&flow, T0 + TIMEOUT + 4 * MS), 0);
+    cr_assert_eq(bench_flow_abandon(&flow), 5);
+    cr_assert_eq(tally.lost, 10);
+    add_up();
+}
+
+/* Random traffic: sends, right and wrong answers, duplicates, delays and
+ * expiry. Nothing corrupted may ever count valid; the sums must hold. */
+Test(validate, random_traffic_adds_up_and_never_passes_a_wrong_answer)
+{
+    enum { ROUNDS = 20000, HELD = 48 };
+    static struct exchange held[HELD];
+    unsigned seed = 99, n_held = 0;
+    uint64_t now = T0, valid = 0;
+    for (unsigned i = 0; i < ROUNDS; i++) {
+        now += (uint64_t)(rand_r(&seed) % 4) * MS * 4;
+        unsigned op = (unsigned)rand_r(&seed) % 10;
+        if (op < 4 && n_held < HELD && flow.outstanding < CAP / 2) {
+            enum bench_kind k = (enum bench_kind)(rand_r(&seed) % BENCH_KIND_COUNT);
+            n_held += try_exchange(&held[n_held], k, now);
+        } else if (op < 9 && n_held > 0) {
+            unsigned j = (unsigned)rand_r(&seed) % n_held;
+            struct exchange x = held[j];
+            unsigned damage = (unsigned)rand_r(&seed) % 8;
+            if (damage == 1)
+                x.ans[x.ans_len - 1] ^= 0x08;
+            else if (damage == 2)
+                x.from.port ^= 1;
+            else if (damage == 3) /* the nonce: another run's answer */
+                x.ans[16 + rand_r(&seed) % 4] ^= 0x20;
+            else if (damage == 4)
+                x.stream = !x.stream;
+            struct bench_answer a;
+            deliver(&x, now, &a);
+            if (damage >= 1 && damage <= 4)
+                cr_assert_neq(a.verdict, BENCH_VALID, "damage %u passed", damage);
+            valid += a.verdict == BENCH_VALID;
+            if ((unsigned)rand_r(&seed) % 4 != 0) /* keep some for duplicates */
+                held[j] = held[--n_held];
+        } else {
+            bench_flow_expire(&flow, now);
+        }
+        add_up();
+    }
+    bench_flow_abandon(&flow);
+    cr_log_info("random traffic: sent %llu valid %llu invalid %llu lost %llu stray %llu",
+                (unsigned long long)tally.sent, (unsigned long long)tally.valid,
+                (unsigned long long)tally.invalid, (unsigned long long)tally.lost,
+                (unsigned long long)tally.stray);
+    cr_assert_eq(flow.outstanding, 0);
+    cr_assert_eq(tally.sent, tally.valid + tally.invalid + tally.lost);
+    cr_assert_eq(tally.valid, valid);
+    cr_assert_gt(tally.valid, 1000);
+    cr_assert_gt(tally.invalid, 100);
+    cr_assert_gt(tally.stray, 100);
+    cr_assert_gt(tally.lost, 10);
+}
