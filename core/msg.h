@@ -148,6 +148,17 @@ static inline bool stun_attr_is_counted(const struct stun_msg *m, const struct s
     return id < STUN_A_COUNT && stun_msg_has(m, id) && m->at[id].off == a->off;
 }
 
+/* The attributes that carry a transport address (RFC 8489 §14.1 layout). */
+static inline bool stun_attr_is_address(enum stun_attr_id id)
+{
+    const uint32_t addresses = 1u << STUN_A_MAPPED_ADDRESS | 1u << STUN_A_RESPONSE_ADDRESS |
+                               1u << STUN_A_SOURCE_ADDRESS | 1u << STUN_A_CHANGED_ADDRESS |
+                               1u << STUN_A_REFLECTED_FROM | 1u << STUN_A_XOR_MAPPED_ADDRESS |
+                               1u << STUN_A_ALTERNATE_SERVER | 1u << STUN_A_RESPONSE_ORIGIN |
+                               1u << STUN_A_OTHER_ADDRESS;
+    return id < STUN_A_COUNT && ((addresses >> id) & 1u);
+}
+
 /* Maps a wire attribute type to its dense id; STUN_A_COUNT if unknown. */
 enum stun_attr_id stun_attr_id_of(uint16_t type);
 

@@ -3,11 +3,9 @@
  * has a default that --help prints from the code, and a bad one exits 2
  * with a message naming it.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,14 +13,13 @@
 #include <unistd.h>
 
 #include "io/addr.h"
+#include "io/cli.h"
 #include "io/log.h"
 #include "io/server.h"
 
 #ifndef STUNRING_VERSION
 #define STUNRING_VERSION "0.0.0"
 #endif
-
-enum { EXIT_USAGE = 2 };
 
 struct options {
     struct server_config cfg;
@@ -57,54 +54,6 @@ static void set_defaults(struct options *o)
     o->cfg.tcp = true;
     o->cfg.tcp_max_conns = 1024;
     o->cfg.tcp_idle_ms = 30000;
-}
-
-__attribute__((format(printf, 1, 2), noreturn)) static void usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("stunringd: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs(" (see --help)\n", stderr);
-    va_end(ap);
-    exit(EXIT_USAGE);
-}
-
-static unsigned long parse_number(const char *flag, const char *text, unsigned long min,
-                                  unsigned long max)
-{
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || v < min || v > max)
-        usage_error("%s: want a whole number from %lu to %lu, got '%s'", flag, min, max, text);
-    return v;
-}
-
-/* "0-3,8" into cpus[]; every CPU must be one this process may run on. */
-static void parse_cpus(struct options *o, const char *text)
-{
-    cpu_set_t allowed;
-    sched_getaffinity(0, sizeof(allowed), &allowed);
-    char copy[1024];
-    snprintf(copy, sizeof(copy), "%s", text);
-    for (char *save = NULL, *item = strtok_r(copy, ",", &save); item != NULL;
-         item = strtok_r(NULL, ",", &save)) {
-        char *dash = strchr(item, '-');
-        if (dash != NULL)
-            *dash = '\0';
-        unsigned long lo = parse_number("--cpus", item, 0, CPU_SETSIZE - 1);
-        unsigned long hi = dash ? parse_number("--cpus", dash + 1, lo, CPU_SETSIZE - 1) : lo;
-        for (unsigned long cpu = lo; cpu <= hi; cpu++) {
-            if (!CPU_ISSET(cpu, &allowed))
-                usage_error("--cpus: CPU %lu is not online or not allowed here", cpu);
-            if (o->cfg.n_cpus == SERVER_MAX_WORKERS)
-                usage_error("--cpus: more than %d CPUs", SERVER_MAX_WORKERS);
-            o->cfg.cpus[o->cfg.n_cpus++] = (int)cpu;
-        }
-    }
-    if (o->cfg.n_cpus == 0)
-        usage_error("--cpus: empty list '%s'", text);
 }
 
 /* Text of each flag's default, from set_defaults(). */
@@ -203,13 +152,13 @@ static enum io_backend parse_backend(const char *text)
         return IO_BACKEND_URING;
     if (strcmp(text, "mmsg") == 0)
         return IO_BACKEND_MMSG;
-    usage_error("--backend: want auto, uring or mmsg, got '%s'", text);
+    cli_usage_error("--backend: want auto, uring or mmsg, got '%s'", text);
 }
 
 static void add_address(const char *flag, const char **list, unsigned *n, const char *text)
 {
     if (*n == SERVER_MAX_FAMILIES)
-        usage_error("%s: at most one IPv4 and one IPv6 address", flag);
+        cli_usage_error("%s: at most one IPv4 and one IPv6 address", flag);
     list[(*n)++] = text;
 }
 
@@ -224,52 +173,52 @@ static void apply_flag(struct options *o, int flag, const char *arg)
         add_address("--alt-address", o->alt, &o->n_alt, arg);
         break;
     case F_PORT:
-        c->port = (uint16_t)parse_number("--port", arg, 1, 65535);
+        c->port = (uint16_t)cli_number("--port", arg, 1, 65535);
         break;
     case F_ALT_PORT:
-        c->alt_port = (uint16_t)parse_number("--alt-port", arg, 1, 65535);
+        c->alt_port = (uint16_t)cli_number("--alt-port", arg, 1, 65535);
         break;
     case F_WORKERS:
-        c->workers = (unsigned)parse_number("--workers", arg, 1, SERVER_MAX_WORKERS);
+        c->workers = (unsigned)cli_number("--workers", arg, 1, SERVER_MAX_WORKERS);
         break;
     case F_CPUS:
-        parse_cpus(o, arg);
+        c->n_cpus = cli_cpus("--cpus", arg, c->cpus, SERVER_MAX_WORKERS);
         break;
     case F_BACKEND:
         c->backend = parse_backend(arg);
         break;
     case F_BATCH:
-        c->batch = (unsigned)parse_number("--batch", arg, 1, SERVER_MAX_BATCH);
+        c->batch = (unsigned)cli_number("--batch", arg, 1, SERVER_MAX_BATCH);
         break;
     case F_RING_ENTRIES:
-        c->ring_entries = (unsigned)parse_number("--ring-entries", arg, 8, SERVER_MAX_RING_ENTRIES);
+        c->ring_entries = (unsigned)cli_number("--ring-entries", arg, 8, SERVER_MAX_RING_ENTRIES);
         if (c->ring_entries & (c->ring_entries - 1))
-            usage_error("--ring-entries: want a power of 2, got '%s'", arg);
+            cli_usage_error("--ring-entries: want a power of 2, got '%s'", arg);
         break;
     case F_RCVBUF:
-        c->rcvbuf = (int)parse_number("--rcvbuf", arg, 1024, INT_MAX / 2);
+        c->rcvbuf = (int)cli_number("--rcvbuf", arg, 1024, INT_MAX / 2);
         break;
     case F_SNDBUF:
-        c->sndbuf = (int)parse_number("--sndbuf", arg, 1024, INT_MAX / 2);
+        c->sndbuf = (int)cli_number("--sndbuf", arg, 1024, INT_MAX / 2);
         break;
     case F_SOFTWARE:
         if (strlen(arg) == 0 || strlen(arg) > 763)
-            usage_error("--software: want 1 to 763 bytes of text");
+            cli_usage_error("--software: want 1 to 763 bytes of text");
         c->software = arg;
         break;
     case F_NO_TCP:
         c->tcp = false;
         break;
     case F_TCP_MAX_CONNS:
-        c->tcp_max_conns = (unsigned)parse_number("--tcp-max-conns", arg, 1, 65536);
+        c->tcp_max_conns = (unsigned)cli_number("--tcp-max-conns", arg, 1, 65536);
         break;
     case F_TCP_IDLE_MS:
-        c->tcp_idle_ms = (unsigned)parse_number("--tcp-idle-ms", arg, 10, 86400000);
+        c->tcp_idle_ms = (unsigned)cli_number("--tcp-idle-ms", arg, 10, 86400000);
         break;
     case F_LOG_LEVEL: {
         int level = log_level_parse(arg);
         if (level < 0)
-            usage_error("--log-level: want error, warn, info or debug, got '%s'", arg);
+            cli_usage_error("--log-level: want error, warn, info or debug, got '%s'", arg);
         log_threshold = (enum log_level)level;
         break;
     }
@@ -283,7 +232,7 @@ static void apply_flag(struct options *o, int flag, const char *arg)
         print_help();
         exit(0);
     default:
-        usage_error("unknown flag");
+        cli_usage_error("unknown flag");
     }
 }
 
@@ -318,30 +267,31 @@ static void resolve_addresses(struct options *o)
     for (unsigned i = 0; i < o->n_listen; i++) {
         struct sockaddr_storage ss;
         if (addr_parse_ip(o->listen[i], c->port, &ss) != 0)
-            usage_error("--listen: '%s' is not an IPv4 or IPv6 address", o->listen[i]);
+            cli_usage_error("--listen: '%s' is not an IPv4 or IPv6 address", o->listen[i]);
         if (family_slot(c, ss.ss_family) != c->n_families)
-            usage_error("--listen: two addresses of one family ('%s')", o->listen[i]);
+            cli_usage_error("--listen: two addresses of one family ('%s')", o->listen[i]);
         c->family[c->n_families++].primary = ss;
     }
     for (unsigned i = 0; i < o->n_alt; i++) {
         struct sockaddr_storage ss;
         if (addr_parse_ip(o->alt[i], c->port, &ss) != 0)
-            usage_error("--alt-address: '%s' is not an IPv4 or IPv6 address", o->alt[i]);
+            cli_usage_error("--alt-address: '%s' is not an IPv4 or IPv6 address", o->alt[i]);
         unsigned f = family_slot(c, ss.ss_family);
         if (f == c->n_families || addr_is_wildcard(&c->family[f].primary))
-            usage_error("--alt-address %s: needs a --listen address of its family that is "
-                        "not a wildcard",
-                        o->alt[i]);
+            cli_usage_error("--alt-address %s: needs a --listen address of its family that is "
+                            "not a wildcard",
+                            o->alt[i]);
         if (addr_is_wildcard(&ss) || c->family[f].has_alternate)
-            usage_error("--alt-address: '%s' must be one concrete address per family", o->alt[i]);
+            cli_usage_error("--alt-address: '%s' must be one concrete address per family",
+                            o->alt[i]);
         struct sockaddr_storage primary = c->family[f].primary;
         if (memcmp(&primary, &ss, sizeof(ss)) == 0)
-            usage_error("--alt-address: '%s' is the --listen address itself", o->alt[i]);
+            cli_usage_error("--alt-address: '%s' is the --listen address itself", o->alt[i]);
         c->family[f].alternate = ss;
         c->family[f].has_alternate = true;
     }
     if (o->n_alt > 0 && c->port == c->alt_port)
-        usage_error("--alt-port: must differ from --port (both %u)", c->port);
+        cli_usage_error("--alt-port: must differ from --port (both %u)", c->port);
 }
 
 static void print_config(const struct options *o)
@@ -370,6 +320,7 @@ static void print_config(const struct options *o)
 int main(int argc, char **argv)
 {
     static struct options o; /* big (the --cpus table): not on the stack */
+    cli_program = "stunringd";
     set_defaults(&o);
     opterr = 0;
     for (;;) {
@@ -379,13 +330,13 @@ int main(int argc, char **argv)
         if (flag == '?') {
             const char *bad = argv[optind - 1];
             if (optopt != 0)
-                usage_error("%s: missing value or not a flag", bad);
-            usage_error("unknown flag '%s'", bad);
+                cli_usage_error("%s: missing value or not a flag", bad);
+            cli_usage_error("unknown flag '%s'", bad);
         }
         apply_flag(&o, flag, optarg);
     }
     if (optind < argc)
-        usage_error("unexpected argument '%s'", argv[optind]);
+        cli_usage_error("unexpected argument '%s'", argv[optind]);
     resolve_addresses(&o);
     if (o.print_config) {
         print_config(&o);

@@ -10,12 +10,12 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "io/addr.h"
+#include "io/cli.h"
 
 #ifndef STUNRING_VERSION
 #define STUNRING_VERSION "0.0.0"
@@ -37,35 +37,13 @@ static void set_defaults(struct bench_options *o)
     o->gso = true;
 }
 
-__attribute__((format(printf, 1, 2), noreturn)) static void usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("stunring-bench: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs(" (see --help)\n", stderr);
-    va_end(ap);
-    exit(BENCH_EXIT_USAGE);
-}
-
-static unsigned long long parse_number(const char *flag, const char *text, unsigned long long min,
-                                       unsigned long long max)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || v < min || v > max)
-        usage_error("%s: want a whole number from %llu to %llu, got '%s'", flag, min, max, text);
-    return v;
-}
-
 static double parse_seconds(const char *flag, const char *text, double min, double max)
 {
     char *end;
     errno = 0;
     double v = strtod(text, &end);
     if (errno != 0 || end == text || *end != '\0' || !isfinite(v) || v < min || v > max)
-        usage_error("%s: want seconds from %g to %g, got '%s'", flag, min, max, text);
+        cli_usage_error("%s: want seconds from %g to %g, got '%s'", flag, min, max, text);
     return v;
 }
 
@@ -75,11 +53,11 @@ static void parse_endpoint(const char *flag, const char *text, struct sockaddr_s
     char host[128];
     const char *port_text = NULL;
     if (strlen(text) >= sizeof(host))
-        usage_error("%s: '%s' is too long", flag, text);
+        cli_usage_error("%s: '%s' is too long", flag, text);
     if (text[0] == '[') {
         const char *close = strchr(text, ']');
         if (close == NULL || (close[1] != '\0' && close[1] != ':'))
-            usage_error("%s: want ADDR:PORT or [IPV6]:PORT, got '%s'", flag, text);
+            cli_usage_error("%s: want ADDR:PORT or [IPV6]:PORT, got '%s'", flag, text);
         memcpy(host, text + 1, (size_t)(close - text - 1));
         host[close - text - 1] = '\0';
         port_text = close[1] == ':' ? close + 2 : NULL;
@@ -91,9 +69,10 @@ static void parse_endpoint(const char *flag, const char *text, struct sockaddr_s
             port_text = colon + 1;
         }
     }
-    uint16_t port = port_text ? (uint16_t)parse_number(flag, port_text, 1, 65535) : 3478;
+    uint16_t port = port_text ? (uint16_t)cli_number(flag, port_text, 1, 65535) : 3478;
     if (addr_parse_ip(host, port, out) != 0)
-        usage_error("%s: '%s' is not an IPv4 or IPv6 address (names are not resolved)", flag, host);
+        cli_usage_error("%s: '%s' is not an IPv4 or IPv6 address (names are not resolved)", flag,
+                        host);
 }
 
 static bool is_loopback(const struct sockaddr_storage *ss)
@@ -106,34 +85,6 @@ static bool is_loopback(const struct sockaddr_storage *ss)
     return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
 }
 
-/* "0-3,8" into cpus[]; every CPU must be one this process may run on. */
-static void parse_cpus(struct bench_options *o, const char *text)
-{
-    cpu_set_t allowed;
-    sched_getaffinity(0, sizeof(allowed), &allowed);
-    char copy[1024];
-    snprintf(copy, sizeof(copy), "%s", text);
-    o->n_cpus = 0;
-    for (char *save = NULL, *item = strtok_r(copy, ",", &save); item != NULL;
-         item = strtok_r(NULL, ",", &save)) {
-        char *dash = strchr(item, '-');
-        if (dash != NULL)
-            *dash = '\0';
-        unsigned long lo = (unsigned long)parse_number("--cpus", item, 0, CPU_SETSIZE - 1);
-        unsigned long hi =
-            dash ? (unsigned long)parse_number("--cpus", dash + 1, lo, CPU_SETSIZE - 1) : lo;
-        for (unsigned long cpu = lo; cpu <= hi; cpu++) {
-            if (!CPU_ISSET(cpu, &allowed))
-                usage_error("--cpus: CPU %lu is not online or not allowed here", cpu);
-            if (o->n_cpus == BENCH_MAX_THREADS)
-                usage_error("--cpus: more than %d CPUs", BENCH_MAX_THREADS);
-            o->cpus[o->n_cpus++] = (int)cpu;
-        }
-    }
-    if (o->n_cpus == 0)
-        usage_error("--cpus: empty list '%s'", text);
-}
-
 /* Mix names that exist in the issue but need credentials stunring lacks. */
 static const char *const needs_credentials[] = {"short-term-auth", "long-term-auth", "tls"};
 
@@ -141,7 +92,7 @@ static void parse_mix(struct bench_options *o, const char *text)
 {
     char copy[512];
     if (strlen(text) >= sizeof(copy))
-        usage_error("--mix: too long");
+        cli_usage_error("--mix: too long");
     snprintf(copy, sizeof(copy), "%s", text);
     memset(o->weights, 0, sizeof(o->weights));
     bool seen[BENCH_KIND_COUNT] = {false};
@@ -152,29 +103,29 @@ static void parse_mix(struct bench_options *o, const char *text)
         unsigned weight = 1;
         if (colon != NULL) {
             *colon = '\0';
-            weight = (unsigned)parse_number("--mix weight", colon + 1, 0, BENCH_MAX_WEIGHT);
+            weight = (unsigned)cli_number("--mix weight", colon + 1, 0, BENCH_MAX_WEIGHT);
         }
         for (size_t i = 0; i < sizeof(needs_credentials) / sizeof(needs_credentials[0]); i++)
             if (strcmp(item, needs_credentials[i]) == 0)
-                usage_error("--mix: '%s' needs credentials (MESSAGE-INTEGRITY, and a Shared "
-                            "Secret over TLS or a long-term user) that stunring does not have "
-                            "yet: it waits for the credentials issue, and is not faked",
-                            item);
+                cli_usage_error("--mix: '%s' needs credentials (MESSAGE-INTEGRITY, and a Shared "
+                                "Secret over TLS or a long-term user) that stunring does not have "
+                                "yet: it waits for the credentials issue, and is not faked",
+                                item);
         unsigned k = 0;
         while (k < BENCH_KIND_COUNT && strcmp(item, bench_kind_name((enum bench_kind)k)) != 0)
             k++;
         if (k == BENCH_KIND_COUNT)
-            usage_error("--mix: unknown kind '%s' (binding, classic, fingerprint, "
-                        "change-request, tcp; short-term-auth, long-term-auth, tls later)",
-                        item);
+            cli_usage_error("--mix: unknown kind '%s' (binding, classic, fingerprint, "
+                            "change-request, tcp; short-term-auth, long-term-auth, tls later)",
+                            item);
         if (seen[k])
-            usage_error("--mix: '%s' given twice", item);
+            cli_usage_error("--mix: '%s' given twice", item);
         seen[k] = true;
         o->weights[k] = weight;
         total += weight;
     }
     if (total == 0)
-        usage_error("--mix: no kind with a weight above 0 in '%s'", text);
+        cli_usage_error("--mix: no kind with a weight above 0 in '%s'", text);
 }
 
 const char *bench_options_mix_text(const struct bench_options *o, char *buf, size_t cap)
@@ -300,16 +251,16 @@ static void apply_flag(struct bench_options *o, int flag, const char *arg)
         o->has_alt = true;
         break;
     case F_SOCKETS:
-        o->sockets = (unsigned)parse_number("--sockets", arg, 1, BENCH_MAX_SOCKETS);
+        o->sockets = (unsigned)cli_number("--sockets", arg, 1, BENCH_MAX_SOCKETS);
         break;
     case F_WINDOW:
-        o->window = (unsigned)parse_number("--window", arg, 1, BENCH_MAX_WINDOW);
+        o->window = (unsigned)cli_number("--window", arg, 1, BENCH_MAX_WINDOW);
         break;
     case F_RATE:
-        o->rate = parse_number("--rate", arg, 0, 100000000);
+        o->rate = cli_number("--rate", arg, 0, 100000000);
         break;
     case F_TIMEOUT_MS:
-        o->timeout_ms = (unsigned)parse_number("--timeout-ms", arg, 1, 600000);
+        o->timeout_ms = (unsigned)cli_number("--timeout-ms", arg, 1, 600000);
         break;
     case F_DURATION:
         o->duration_s = parse_seconds("--duration", arg, 0.001, 86400);
@@ -318,10 +269,10 @@ static void apply_flag(struct bench_options *o, int flag, const char *arg)
         o->warmup_s = parse_seconds("--warmup", arg, 0, 3600);
         break;
     case F_THREADS:
-        o->threads = (unsigned)parse_number("--threads", arg, 1, BENCH_MAX_THREADS);
+        o->threads = (unsigned)cli_number("--threads", arg, 1, BENCH_MAX_THREADS);
         break;
     case F_CPUS:
-        parse_cpus(o, arg);
+        o->n_cpus = cli_cpus("--cpus", arg, o->cpus, BENCH_MAX_THREADS);
         break;
     case F_MIX:
         parse_mix(o, arg);
@@ -348,7 +299,7 @@ static void apply_flag(struct bench_options *o, int flag, const char *arg)
         print_help();
         exit(0);
     default:
-        usage_error("unknown flag");
+        cli_usage_error("unknown flag");
     }
 }
 
@@ -357,33 +308,34 @@ static void check_together(const struct bench_options *o)
 {
     char text[ADDR_TEXT_MAX];
     if (!o->allow_remote && !is_loopback(&o->server))
-        usage_error("--server %s: not a loopback address (127.0.0.0/8, ::1); a load "
-                    "generator aimed at someone else's server is an attack: pass "
-                    "--allow-remote for a server you run",
-                    addr_format(&o->server, text));
+        cli_usage_error("--server %s: not a loopback address (127.0.0.0/8, ::1); a load "
+                        "generator aimed at someone else's server is an attack: pass "
+                        "--allow-remote for a server you run",
+                        addr_format(&o->server, text));
     if (o->has_alt && !o->allow_remote && !is_loopback(&o->alt))
-        usage_error("--alt-server %s: not a loopback address; pass --allow-remote for a "
-                    "server you run",
-                    addr_format(&o->alt, text));
+        cli_usage_error("--alt-server %s: not a loopback address; pass --allow-remote for a "
+                        "server you run",
+                        addr_format(&o->alt, text));
     if (o->has_alt && o->alt.ss_family != o->server.ss_family)
-        usage_error("--alt-server: not the address family of --server");
+        cli_usage_error("--alt-server: not the address family of --server");
     if (o->sockets < o->threads)
-        usage_error("--threads %u: more threads than --sockets (%u)", o->threads, o->sockets);
+        cli_usage_error("--threads %u: more threads than --sockets (%u)", o->threads, o->sockets);
     if (o->n_cpus > 0 && o->n_cpus < o->threads)
-        usage_error("--cpus: %u CPUs listed for %u --threads", o->n_cpus, o->threads);
+        cli_usage_error("--cpus: %u CPUs listed for %u --threads", o->n_cpus, o->threads);
     if (o->rate > 0) {
         /* Open loop: a socket holds every request of the last timeout. */
         double per_socket = (double)o->rate / o->sockets * o->timeout_ms / 1000.0;
         if (per_socket * 2 + 64 > BENCH_RING_MAX)
-            usage_error("--rate %llu: %.0f requests per socket within --timeout-ms %u is more "
-                        "than one socket tracks (%d); add --sockets or lower --timeout-ms",
-                        (unsigned long long)o->rate, per_socket, o->timeout_ms,
-                        BENCH_RING_MAX / 2 - 32);
+            cli_usage_error("--rate %llu: %.0f requests per socket within --timeout-ms %u is more "
+                            "than one socket tracks (%d); add --sockets or lower --timeout-ms",
+                            (unsigned long long)o->rate, per_socket, o->timeout_ms,
+                            BENCH_RING_MAX / 2 - 32);
     }
 }
 
 void bench_options_parse(struct bench_options *o, int argc, char **argv)
 {
+    cli_program = "stunring-bench";
     set_defaults(o);
     opterr = 0;
     for (;;) {
@@ -393,12 +345,12 @@ void bench_options_parse(struct bench_options *o, int argc, char **argv)
         if (flag == '?') {
             const char *bad = argv[optind - 1];
             if (optopt != 0)
-                usage_error("%s: missing value or not a flag", bad);
-            usage_error("unknown flag '%s'", bad);
+                cli_usage_error("%s: missing value or not a flag", bad);
+            cli_usage_error("unknown flag '%s'", bad);
         }
         apply_flag(o, flag, optarg);
     }
     if (optind < argc)
-        usage_error("unexpected argument '%s'", argv[optind]);
+        cli_usage_error("unexpected argument '%s'", argv[optind]);
     check_together(o);
 }

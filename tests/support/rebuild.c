@@ -6,24 +6,6 @@
 #include "core/wire.h"
 #include "core/writer.h"
 
-static bool is_address(enum stun_attr_id id)
-{
-    switch (id) {
-    case STUN_A_MAPPED_ADDRESS:
-    case STUN_A_RESPONSE_ADDRESS:
-    case STUN_A_SOURCE_ADDRESS:
-    case STUN_A_CHANGED_ADDRESS:
-    case STUN_A_REFLECTED_FROM:
-    case STUN_A_XOR_MAPPED_ADDRESS:
-    case STUN_A_ALTERNATE_SERVER:
-    case STUN_A_RESPONSE_ORIGIN:
-    case STUN_A_OTHER_ADDRESS:
-        return true;
-    default:
-        return false;
-    }
-}
-
 /* Copies an attribute as it stands, padding bytes included. */
 static void copy_raw(struct stun_writer *w, const struct stun_msg *m,
                      const struct stun_attr_view *a)
@@ -45,7 +27,7 @@ static void rewrite_one(struct stun_writer *w, const struct stun_msg *m,
         return;
     }
     struct stun_addr addr;
-    if (is_address(id) && stun_msg_get_addr(m, id, &addr)) {
+    if (stun_attr_is_address(id) && stun_msg_get_addr(m, id, &addr)) {
         if (id == STUN_A_XOR_MAPPED_ADDRESS)
             stun_write_xor_addr(w, a->type, &addr);
         else
@@ -84,7 +66,7 @@ static const char *same_attribute(const struct stun_msg *a, const struct stun_ms
                                   enum stun_attr_id id)
 {
     struct stun_addr x, y;
-    if (is_address(id)) {
+    if (stun_attr_is_address(id)) {
         if (!stun_msg_get_addr(a, id, &x) || !stun_msg_get_addr(b, id, &y))
             return "address did not decode";
         return stun_addr_equal(&x, &y) ? NULL : "address differs";

@@ -1,0 +1,61 @@
+#include "io/cli.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *cli_program = "stunring";
+
+void cli_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", cli_program);
+    vfprintf(stderr, fmt, ap);
+    fputs(" (see --help)\n", stderr);
+    va_end(ap);
+    exit(CLI_EXIT_USAGE);
+}
+
+unsigned long long cli_number(const char *flag, const char *text, unsigned long long min,
+                              unsigned long long max)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || v < min || v > max)
+        cli_usage_error("%s: want a whole number from %llu to %llu, got '%s'", flag, min, max,
+                        text);
+    return v;
+}
+
+unsigned cli_cpus(const char *flag, const char *text, int *cpus, unsigned max)
+{
+    cpu_set_t allowed;
+    sched_getaffinity(0, sizeof(allowed), &allowed);
+    char copy[1024];
+    snprintf(copy, sizeof(copy), "%s", text);
+    unsigned n = 0;
+    for (char *save = NULL, *item = strtok_r(copy, ",", &save); item != NULL;
+         item = strtok_r(NULL, ",", &save)) {
+        char *dash = strchr(item, '-');
+        if (dash != NULL)
+            *dash = '\0';
+        unsigned long lo = (unsigned long)cli_number(flag, item, 0, CPU_SETSIZE - 1);
+        unsigned long hi =
+            dash ? (unsigned long)cli_number(flag, dash + 1, lo, CPU_SETSIZE - 1) : lo;
+        for (unsigned long cpu = lo; cpu <= hi; cpu++) {
+            if (!CPU_ISSET(cpu, &allowed))
+                cli_usage_error("%s: CPU %lu is not online or not allowed here", flag, cpu);
+            if (n == max)
+                cli_usage_error("%s: more than %u CPUs", flag, max);
+            cpus[n++] = (int)cpu;
+        }
+    }
+    if (n == 0)
+        cli_usage_error("%s: empty list '%s'", flag, text);
+    return n;
+}

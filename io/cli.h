@@ -1,0 +1,28 @@
+/*
+ * Command-line helpers shared by stunringd and stunring-bench, so both
+ * speak the same way: a bad value exits 2 with "PROGRAM: FLAG: what was
+ * wanted, got 'VALUE' (see --help)".
+ */
+#ifndef STUNRING_IO_CLI_H
+#define STUNRING_IO_CLI_H
+
+enum { CLI_EXIT_USAGE = 2 };
+
+/* The program name the messages start with; set once by main(). */
+extern const char *cli_program;
+
+/* Prints "PROGRAM: message (see --help)" and exits CLI_EXIT_USAGE. */
+__attribute__((format(printf, 1, 2), noreturn)) void cli_usage_error(const char *fmt, ...);
+
+/* A whole number in [min, max] for flag, or a usage error naming it. */
+unsigned long long cli_number(const char *flag, const char *text, unsigned long long min,
+                              unsigned long long max);
+
+/*
+ * A CPU list ("0-3,8") into cpus[0..max): every CPU must be one this
+ * process may run on. Returns how many; a usage error naming flag if the
+ * list is empty, malformed, too long or names a CPU not allowed here.
+ */
+unsigned cli_cpus(const char *flag, const char *text, int *cpus, unsigned max);
+
+#endif
