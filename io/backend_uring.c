@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "io/addr.h"
@@ -53,6 +54,7 @@ struct uring_state {
     struct tx_slot *tx;
     unsigned *free_tx, nfree, ntx, inflight;
     uint64_t wake_value;
+    uint32_t rearm_pending; /* bit family * STUN_EP_COUNT + ep: a re-arm found no SQE */
 };
 
 static struct io_uring_sqe *get_sqe(struct uring_state *s)
@@ -168,7 +170,9 @@ static int arm_all(struct uring_state *s)
 static void send_sync(struct uring_state *s, struct tx_slot *slot)
 {
     int r = (int)sendmsg(slot->meta.fd, &slot->msg, MSG_DONTWAIT);
-    counters_event(&s->w->counters, r < 0 ? IO_TX_FAILED : IO_TX_SYNC);
+    counters_event(&s->w->counters, r < 0 ? IO_TX_FAILED : IO_TX);
+    if (r >= 0)
+        counters_event(&s->w->counters, IO_TX_SYNC); /* tx counts it too */
 }
 
 static void queue_send(struct uring_state *s, struct tx_slot *slot, unsigned index, size_t len)
@@ -258,7 +262,8 @@ static void on_recv(struct uring_state *s, const struct io_uring_cqe *cqe)
     if (!(cqe->flags & IORING_CQE_F_MORE) && !worker_should_stop(s->w)) {
         /* The multishot ended (buffers ran out, or an error): re-arm. */
         counters_event(&s->w->counters, IO_RING_REARM);
-        arm_recv(s, which / STUN_EP_COUNT, which % STUN_EP_COUNT);
+        if (arm_recv(s, which / STUN_EP_COUNT, which % STUN_EP_COUNT) != 0)
+            s->rearm_pending |= 1u << which; /* retried before the next wait */
     }
 }
 
@@ -298,11 +303,34 @@ static void reap(struct uring_state *s)
 /* After stop: let in-flight sends finish, for at most about a second. */
 static void drain(struct uring_state *s)
 {
-    for (int round = 0; round < 20 && s->inflight > 0; round++) {
+    /* Stop receiving first, or every arriving datagram ends a wait early. */
+    for (unsigned i = 0; i < SERVER_MAX_FAMILIES * STUN_EP_COUNT; i++) {
+        struct io_uring_sqe *sqe =
+            s->w->fd[i / STUN_EP_COUNT][i % STUN_EP_COUNT] >= 0 ? get_sqe(s) : NULL;
+        if (sqe != NULL) {
+            io_uring_prep_cancel64(sqe, tag(OP_RECV, i), 0);
+            io_uring_sqe_set_data64(sqe, tag(OP_WAKE, 0));
+        }
+    }
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (int round = 0; round < 1000 && s->inflight > 0; round++) {
         struct __kernel_timespec ts = {.tv_nsec = 50 * 1000 * 1000};
         struct io_uring_cqe *cqe;
         io_uring_submit_and_wait_timeout(&s->ring, &cqe, 1, &ts, NULL);
         reap(s);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec >= 1) /* about a second at most */
+            break;
+    }
+}
+
+/* Re-arms the receives a full submission queue left unarmed. */
+static void rearm_pending(struct uring_state *s)
+{
+    for (unsigned i = 0; s->rearm_pending != 0 && i < 32; i++) {
+        if ((s->rearm_pending >> i & 1u) && arm_recv(s, i / STUN_EP_COUNT, i % STUN_EP_COUNT) == 0)
+            s->rearm_pending &= ~(1u << i);
     }
 }
 
@@ -321,15 +349,16 @@ static void teardown(struct uring_state *s)
 static int serve(struct uring_state *s)
 {
     while (!worker_should_stop(s->w)) {
+        rearm_pending(s);
         int r = io_uring_submit_and_wait(&s->ring, 1);
         if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
             return r;
         reap(s);
+        /* Completions the kernel had to drop (it could not even hold them). */
+        uint32_t dropped = __atomic_load_n(s->ring.cq.koverflow, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->w->counters.event[IO_RING_CQ_DROPPED], dropped, __ATOMIC_RELAXED);
     }
     drain(s);
-    if (*s->ring.cq.koverflow > 0)
-        __atomic_store_n(&s->w->counters.event[IO_RING_CQ_OVERFLOW], *s->ring.cq.koverflow,
-                         __ATOMIC_RELAXED);
     return 0;
 }
 
@@ -337,8 +366,10 @@ int worker_run_uring(struct worker *w)
 {
     unsigned entries = w->shared->cfg->ring_entries;
     struct uring_state *s = calloc(1, sizeof(*s));
-    if (s == NULL)
+    if (s == NULL) {
+        worker_report_ready(w, -ENOMEM); /* the main thread waits for every worker */
         return -ENOMEM;
+    }
     s->w = w;
     int err = setup_ring(s, entries);
     if (err == 0)

@@ -35,8 +35,14 @@ unsigned long long cli_number(const char *flag, const char *text, unsigned long 
 unsigned cli_cpus(const char *flag, const char *text, int *cpus, unsigned max)
 {
     cpu_set_t allowed;
-    sched_getaffinity(0, sizeof(allowed), &allowed);
     char copy[1024];
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0)
+        cli_usage_error("%s: cannot read this process's CPUs: %s", flag, strerror(errno));
+    size_t len = strlen(text);
+    if (len == 0 || len >= sizeof(copy) || strstr(text, ",,") || text[0] == ',' ||
+        text[len - 1] == ',')
+        cli_usage_error("%s: want a list like 0-3,8 under %zu bytes, got '%.40s'", flag,
+                        sizeof(copy), text);
     snprintf(copy, sizeof(copy), "%s", text);
     unsigned n = 0;
     for (char *save = NULL, *item = strtok_r(copy, ",", &save); item != NULL;

@@ -163,10 +163,14 @@ static int worker_cpu(const struct server_config *cfg, unsigned i)
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
-    if (w->backend == IO_BACKEND_URING)
-        worker_run_uring(w);
-    else
-        worker_run_mmsg(w);
+    int err = w->backend == IO_BACKEND_URING ? worker_run_uring(w) : worker_run_mmsg(w);
+    if (err != 0 && !worker_should_stop(w)) {
+        /* Its sockets stay in their SO_REUSEPORT groups, so the kernel would
+         * keep hashing clients to a worker nobody runs: stop the whole
+         * server rather than answer only some clients. */
+        __atomic_store_n(&w->failed, 1, __ATOMIC_RELEASE);
+        kill(getpid(), SIGTERM);
+    }
     return NULL;
 }
 
@@ -258,6 +262,23 @@ static void log_ready(const struct server *srv, enum io_backend backend)
             io_backend_name(backend), line, cfg->tcp ? ", tcp on the primary port" : "");
 }
 
+void server_block_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+}
+
+static bool any_worker_failed(const struct server *srv)
+{
+    for (unsigned i = 0; i < srv->n_started; i++)
+        if (__atomic_load_n(&srv->workers[i].failed, __ATOMIC_ACQUIRE))
+            return true;
+    return false;
+}
+
 /* SIGUSR1 prints the counters; SIGTERM or SIGINT returns. */
 static void signal_loop(struct server *srv, const sigset_t *set)
 {
@@ -269,7 +290,10 @@ static void signal_loop(struct server *srv, const sigset_t *set)
             print_counters(srv, "sigusr1");
             continue;
         }
-        log_msg(LOG_INFO, "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        if (any_worker_failed(srv))
+            log_msg(LOG_ERROR, "a worker failed (logged above): stopping");
+        else
+            log_msg(LOG_INFO, "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
         return;
     }
 }
@@ -300,6 +324,9 @@ static int start(struct server *srv, enum io_backend backend)
 
 int server_run(const struct server_config *cfg)
 {
+    sigset_t set;
+    server_block_signals(&set);
+
     struct server srv = {.n_workers = cfg->workers};
     build_shared(&srv, cfg);
     enum io_backend backend;
@@ -310,14 +337,6 @@ int server_run(const struct server_config *cfg)
         log_msg(LOG_ERROR, "out of memory for %u workers", cfg->workers);
         return 1;
     }
-    /* Threads inherit this mask: only the main thread takes signals. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-
     int err = start(&srv, backend);
     if (err == 0) {
         log_ready(&srv, backend);
@@ -326,8 +345,9 @@ int server_run(const struct server_config *cfg)
     stop_all(&srv);
     if (err == 0)
         print_counters(&srv, "exit");
+    bool failed = any_worker_failed(&srv);
     for (unsigned i = 0; i < srv.n_workers; i++)
         close_worker(&srv.workers[i]);
     free(srv.workers);
-    return err == 0 ? 0 : 1;
+    return err == 0 && !failed ? 0 : 1;
 }

@@ -8,6 +8,7 @@
 #ifndef STUNRING_IO_SERVER_H
 #define STUNRING_IO_SERVER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -20,7 +21,7 @@ enum {
     RX_BUF_SIZE = 2048,      /* bigger datagrams are truncated, counted, dropped */
     TX_BUF_SIZE = 2048,
     SERVER_MAX_BATCH = 1024,
-    SERVER_MAX_RING_ENTRIES = 32768,
+    SERVER_MAX_RING_ENTRIES = 16384, /* CQ = 4 x entries, and the kernel caps a CQ at 65536 */
 };
 
 enum io_backend {
@@ -63,6 +64,14 @@ struct server_shared {
     bool wildcard[SERVER_MAX_FAMILIES];             /* primary bound to a wildcard */
     int stop;                                       /* set (release) to stop every thread */
 };
+
+/*
+ * Blocks SIGTERM, SIGINT and SIGUSR1 in the calling thread (threads it
+ * starts inherit the mask; server_run takes them with sigwait) and puts
+ * them in *set. main() calls it first, so a signal sent while the process
+ * starts up is held, not fatal.
+ */
+void server_block_signals(sigset_t *set);
 
 /*
  * Binds everything, starts the threads, serves until SIGTERM/SIGINT, then

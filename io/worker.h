@@ -24,6 +24,7 @@ struct worker {
     enum io_backend backend;                    /* uring or mmsg, never auto */
     uint32_t kernel_drops_seen[SERVER_MAX_FAMILIES][STUN_EP_COUNT]; /* last SO_RXQ_OVFL */
     pthread_t thread;
+    int failed; /* set (release) when its loop died after start-up */
     struct io_counters counters;
 };
 

@@ -144,6 +144,15 @@ static const struct option flags[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* Characters of UTF-8 text: the bytes that do not continue a sequence. */
+static size_t utf8_chars(const char *text)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++)
+        n += (*p & 0xC0) != 0x80;
+    return n;
+}
+
 static enum io_backend parse_backend(const char *text)
 {
     if (strcmp(text, "auto") == 0)
@@ -202,8 +211,9 @@ static void apply_flag(struct options *o, int flag, const char *arg)
         c->sndbuf = (int)cli_number("--sndbuf", arg, 1024, INT_MAX / 2);
         break;
     case F_SOFTWARE:
-        if (strlen(arg) == 0 || strlen(arg) > 763)
-            cli_usage_error("--software: want 1 to 763 bytes of text");
+        /* RFC 8489 §14.9: fewer than 128 characters. */
+        if (utf8_chars(arg) == 0 || utf8_chars(arg) > 127)
+            cli_usage_error("--software: want 1 to 127 characters, got %zu", utf8_chars(arg));
         c->software = arg;
         break;
     case F_NO_TCP:
@@ -320,6 +330,8 @@ static void print_config(const struct options *o)
 int main(int argc, char **argv)
 {
     static struct options o; /* big (the --cpus table): not on the stack */
+    sigset_t signals;
+    server_block_signals(&signals); /* before anything slow: held, not fatal */
     cli_program = "stunringd";
     set_defaults(&o);
     opterr = 0;

@@ -171,7 +171,7 @@ def storm(checks, srv, state):
         checks.eq(f"storm: nothing answered ({name} unchanged)", st1.delta(st0, name), 0)
     answered = sum(len(sl.drain(s, 0.0 if j else 0.2)) for j, s in enumerate(socks))
     checks.eq("storm: no datagram came back to the storm's sockets", answered, 0)
-    for name in ("rx_truncated", "rx_errors", "ring_nobufs", "ring_cq_overflow", "tx_failed"):
+    for name in ("rx_truncated", "rx_errors", "ring_nobufs", "ring_cq_dropped", "tx_failed"):
         if name in st1.c:
             print(f"# {name} +{st1.delta(st0, name)}")
     for s in socks:
