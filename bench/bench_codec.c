@@ -3,11 +3,8 @@
  * plus the bare HMAC-SHA1 that MESSAGE-INTEGRITY cannot beat, and OpenSSL's
  * one-shot HMAC() that a prepared key avoids.
  *
- *   stunring-bench-codec                      all ops, ns/op
- *   stunring-bench-codec --op NAME --iterations N
- *                                             one op N times (for callgrind)
- *
- * bench/codec.sh runs both and prints instructions/op from callgrind.
+ * Driven by bench/microbench.c (--op, --iterations, --list); bench/codec.sh
+ * prints ns/op and callgrind's instructions/op.
  */
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -16,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/microbench.h"
 #include "core/integrity.h"
 #include "core/msg.h"
 #include "core/writer.h"
@@ -27,7 +25,6 @@ static uint8_t auth_request[128];
 static size_t auth_len;
 static struct crypto_hmac_key key;
 static const struct stun_addr client = {STUN_FAMILY_IPV4, 40000, {192, 0, 2, 1}};
-static volatile size_t sink;
 
 static void setup(void)
 {
@@ -100,11 +97,7 @@ __attribute__((noinline)) static size_t op_hmac_oneshot(void)
     return len;
 }
 
-static const struct op {
-    const char *name;
-    size_t (*run)(void);
-    const char *what;
-} ops[] = {
+static const struct microbench_op ops[] = {
     {"parse_binding", op_parse_binding, "parse a 20-byte Binding Request"},
     {"parse_auth", op_parse_auth, "parse USERNAME + MESSAGE-INTEGRITY + FINGERPRINT"},
     {"verify_auth", op_verify_auth, "parse + check FINGERPRINT + verify MESSAGE-INTEGRITY"},
@@ -113,65 +106,11 @@ static const struct op {
     {"hmac_only", op_hmac_only, "HMAC-SHA1 of 32 bytes, prepared key"},
     {"hmac_oneshot", op_hmac_oneshot, "HMAC-SHA1 of 32 bytes, OpenSSL HMAC() one-shot"},
 };
-enum { N_OPS = sizeof(ops) / sizeof(ops[0]) };
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static double time_op(const struct op *op, long iterations)
-{
-    size_t acc = 0;
-    double start = now_ns();
-    for (long i = 0; i < iterations; i++)
-        acc += op->run();
-    double elapsed = now_ns() - start;
-    sink = acc;
-    return elapsed / (double)iterations;
-}
-
-static const struct op *find_op(const char *name)
-{
-    for (size_t i = 0; i < N_OPS; i++)
-        if (strcmp(ops[i].name, name) == 0)
-            return &ops[i];
-    return NULL;
-}
 
 int main(int argc, char **argv)
 {
-    const char *only = NULL;
-    long iterations = 2000000;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--op") == 0 && i + 1 < argc)
-            only = argv[++i];
-        else if (strcmp(argv[i], "--iterations") == 0 && i + 1 < argc)
-            iterations = strtol(argv[++i], NULL, 10);
-        else {
-            fprintf(stderr, "usage: %s [--op NAME] [--iterations N (default 2000000)]\n", argv[0]);
-            return 2;
-        }
-    }
-    if (iterations < 1 || iterations > 1000000000L) {
-        fprintf(stderr, "--iterations: want 1..1000000000, got %ld\n", iterations);
-        return 2;
-    }
+    struct microbench_args args;
+    microbench_parse(argc, argv, &args, NULL, NULL);
     setup();
-    if (only != NULL) {
-        const struct op *op = find_op(only);
-        if (op == NULL) {
-            fprintf(stderr, "--op: unknown operation '%s'\n", only);
-            return 2;
-        }
-        printf("%-18s %8.1f ns/op\n", op->name, time_op(op, iterations));
-        return 0;
-    }
-    for (size_t i = 0; i < N_OPS; i++) {
-        time_op(&ops[i], iterations / 10); /* warm caches and branch predictors */
-        printf("%-18s %8.1f ns/op  %s\n", ops[i].name, time_op(&ops[i], iterations), ops[i].what);
-    }
-    return 0;
+    return microbench_run(ops, sizeof(ops) / sizeof(ops[0]), &args);
 }

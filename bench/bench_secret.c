@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/microbench.h"
 #include "core/integrity.h"
 #include "core/msg.h"
 #include "core/writer.h"
@@ -43,7 +44,6 @@ static uint8_t requests[USERS_MAX][52];     /* request r is signed by user order
 static struct stun_msg msgs[USERS_MAX];
 static struct crypto_hmac_key key0; /* user 0's, for verify_only */
 static unsigned cursor;
-static volatile size_t sink;
 
 /* Four characters of base 62: distinct names for 14 million users. */
 static void name_of(unsigned i, char out[NAME_LEN])
@@ -147,44 +147,13 @@ __attribute__((noinline)) static size_t op_lookup_verify(void) { return lookup_v
 __attribute__((noinline)) static size_t op_verify_only(void) { return verify_only(); }
 __attribute__((noinline)) static size_t op_reclaim(void) { return reclaim(); }
 
-static const struct op {
-    const char *name;
-    size_t (*run)(void);
-    const char *what;
-} ops[] = {
+static const struct microbench_op ops[] = {
     {"lookup_hit", op_lookup_hit, "lookup of a present name, copy out key + expiry"},
     {"lookup_miss", op_lookup_miss, "lookup of an absent name"},
     {"lookup_verify", op_lookup_verify, "USERNAME lookup + MESSAGE-INTEGRITY check, 52 bytes"},
     {"verify_only", op_verify_only, "MESSAGE-INTEGRITY check alone, key in hand"},
     {"reclaim", op_reclaim, "writer: one reclaim call (256 slots), nothing to free"},
 };
-enum { N_OPS = sizeof(ops) / sizeof(ops[0]) };
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static double time_op(const struct op *op, long iterations)
-{
-    size_t acc = 0;
-    double start = now_ns();
-    for (long i = 0; i < iterations; i++)
-        acc += op->run();
-    double elapsed = now_ns() - start;
-    sink = acc;
-    return elapsed / (double)iterations;
-}
-
-static const struct op *find_op(const char *name)
-{
-    for (size_t i = 0; i < N_OPS; i++)
-        if (strcmp(ops[i].name, name) == 0)
-            return &ops[i];
-    return NULL;
-}
 
 /* Every op must do what it claims before it is timed. */
 static void check_ops(void)
@@ -200,49 +169,26 @@ static void check_ops(void)
     cursor = 0;
 }
 
+/* --users N: how many credentials the table holds (the working set). */
+static bool users_flag(const char *flag, const char *value)
+{
+    if (strcmp(flag, "--users") != 0)
+        return false;
+    users = (unsigned)strtoul(value, NULL, 10);
+    if (users < 1 || users > USERS_MAX) {
+        fprintf(stderr, "--users: want 1..%d, got '%s'\n", USERS_MAX, value);
+        exit(2);
+    }
+    return true;
+}
+
 int main(int argc, char **argv)
 {
-    const char *only = NULL;
-    long iterations = 2000000;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--op") == 0 && i + 1 < argc)
-            only = argv[++i];
-        else if (strcmp(argv[i], "--iterations") == 0 && i + 1 < argc)
-            iterations = strtol(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--users") == 0 && i + 1 < argc)
-            users = (unsigned)strtoul(argv[++i], NULL, 10);
-        else {
-            fprintf(stderr,
-                    "usage: %s [--op NAME] [--iterations N (default 2000000)]"
-                    " [--users 1..%d (default %d)]\n",
-                    argv[0], USERS_MAX, USERS_MAX);
-            return 2;
-        }
-    }
-    if (users < 1 || users > USERS_MAX) {
-        fprintf(stderr, "--users: want 1..%d, got %u\n", USERS_MAX, users);
-        return 2;
-    }
-    if (iterations < 1 || iterations > 1000000000L) {
-        fprintf(stderr, "--iterations: want 1..1000000000, got %ld\n", iterations);
-        return 2;
-    }
+    struct microbench_args args;
+    microbench_parse(argc, argv, &args, users_flag, " [--users 1..50000 (default 50000)]");
     setup();
     check_ops();
-    if (only != NULL) {
-        const struct op *op = find_op(only);
-        if (op == NULL) {
-            fprintf(stderr, "--op: unknown operation '%s'\n", only);
-            return 2;
-        }
-        printf("%-14s %8.1f ns/op\n", op->name, time_op(op, iterations));
-        secret_table_destroy(table);
-        return 0;
-    }
-    for (size_t i = 0; i < N_OPS; i++) {
-        time_op(&ops[i], iterations / 10); /* warm caches and branch predictors */
-        printf("%-14s %8.1f ns/op  %s\n", ops[i].name, time_op(&ops[i], iterations), ops[i].what);
-    }
+    int rc = microbench_run(ops, sizeof(ops) / sizeof(ops[0]), &args);
     secret_table_destroy(table);
-    return 0;
+    return rc;
 }
