@@ -325,6 +325,8 @@ static enum input process_input(struct tcp_front *f, struct conn *c)
     /* One move per read, not one per message. */
     memmove(c->in, c->in + pos, c->in_len - pos);
     c->in_len -= pos;
+    if (pos > 0)
+        touch(f, c); /* whole messages are activity */
     return r;
 }
 
@@ -351,6 +353,7 @@ static bool read_input(struct tcp_front *f, struct conn *c)
 {
     if (c->in_len == TCP_IN_SIZE)
         return true; /* cannot happen while reading is on; be safe */
+    bool starts_message = c->in_len == 0;
     ssize_t n = recv(c->fd, c->in + c->in_len, TCP_IN_SIZE - c->in_len, MSG_DONTWAIT);
     if (n < 0)
         return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
@@ -359,7 +362,11 @@ static bool read_input(struct tcp_front *f, struct conn *c)
         return true;
     }
     c->in_len += (size_t)n;
-    touch(f, c);
+    /* Only the first bytes of a message count as activity (then the whole
+     * message, in process_input): a client trickling a header one byte at
+     * a time must finish it within the idle deadline, or lose its slot. */
+    if (starts_message)
+        touch(f, c);
     return true;
 }
 

@@ -14,6 +14,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stunlib as sl  # noqa: E402
@@ -107,6 +108,45 @@ def check_fallback(c, exe, no_uring, backend):
                 f"exit {code}: {out}")
 
 
+def check_tcp_trickle(c, exe, backend):
+    """A client trickling a header byte by byte loses its slot at the idle
+    deadline; one sending whole requests keeps it."""
+    srv = sl.Server(exe, backend, alt=(), name="trickle", extra=["--tcp-idle-ms", "500"]).start()
+    msg, _ = sl.build()
+    slow = socket.create_connection(srv.primary, timeout=2)
+    steady = socket.create_connection(srv.primary, timeout=2)
+    closed_after = None
+    t0 = time.monotonic()
+    for i in range(len(msg)):  # 20 bytes, 150 ms apart: 3 s if never closed
+        try:
+            slow.send(msg[i:i + 1])
+        except OSError:
+            closed_after = time.monotonic() - t0
+            break
+        whole, tid = sl.build()
+        steady.sendall(whole)
+        answer = sl.recv_stream_message(steady, timeout=2.0)
+        if answer is None or answer.tid != tid:
+            c.fail("trickle: a client sending whole requests is still answered", f"round {i}")
+            break
+        slow.settimeout(0.15)
+        try:
+            if slow.recv(1) == b"":
+                closed_after = time.monotonic() - t0
+                break
+        except socket.timeout:
+            pass
+        except OSError:
+            closed_after = time.monotonic() - t0
+            break
+    c.check("trickle: a header sent one byte per 150 ms is cut off at the 500 ms deadline",
+            closed_after is not None and closed_after < 2.0,
+            f"still open after {time.monotonic() - t0:.1f}s")
+    slow.close()
+    steady.close()
+    sl.stop_and_check(c, srv)
+
+
 def check_no_allocation(c, exe, flood, backend):
     # Without thread caches jemalloc counts every allocation, not cache refills.
     srv = sl.Server(exe, backend, alt=(), tcp=False, name="heap",
@@ -142,6 +182,7 @@ def main():
     c.run("flags", check_flags, c, a.stunringd)
     c.run("port taken", check_port_taken, c, a.stunringd)
     c.run("io_uring blocked", check_fallback, c, a.stunringd, a.no_uring, a.backend)
+    c.run("tcp trickle", check_tcp_trickle, c, a.stunringd, a.backend)
     if a.heap:
         c.run("no allocation per request", check_no_allocation, c, a.stunringd, a.flood,
               a.backend)
