@@ -1,6 +1,7 @@
 #include "io/cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +19,21 @@ void cli_usage_error(const char *fmt, ...)
     fputs(" (see --help)\n", stderr);
     va_end(ap);
     exit(CLI_EXIT_USAGE);
+}
+
+int cli_next_flag(int argc, char **argv, const struct option *flags)
+{
+    opterr = 0; /* our messages, not getopt's */
+    int flag = getopt_long(argc, argv, "", flags, NULL);
+    if (flag == '?') {
+        const char *bad = argv[optind - 1];
+        if (optopt != 0)
+            cli_usage_error("%s: missing value or not a flag", bad);
+        cli_usage_error("unknown flag '%s'", bad);
+    }
+    if (flag == -1 && optind < argc)
+        cli_usage_error("unexpected argument '%s'", argv[optind]);
+    return flag;
 }
 
 unsigned long long cli_number(const char *flag, const char *text, unsigned long long min,

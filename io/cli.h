@@ -14,6 +14,15 @@ extern const char *cli_program;
 /* Prints "PROGRAM: message (see --help)" and exits CLI_EXIT_USAGE. */
 __attribute__((format(printf, 1, 2), noreturn)) void cli_usage_error(const char *fmt, ...);
 
+struct option;
+
+/*
+ * The next long flag of argv (getopt_long over flags, which end with a
+ * zero entry), or -1 when all are read. An unknown flag, a missing value
+ * or a stray argument is a usage error naming it.
+ */
+int cli_next_flag(int argc, char **argv, const struct option *flags);
+
 /* A whole number in [min, max] for flag, or a usage error naming it. */
 unsigned long long cli_number(const char *flag, const char *text, unsigned long long min,
                               unsigned long long max);

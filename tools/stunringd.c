@@ -334,21 +334,8 @@ int main(int argc, char **argv)
     server_block_signals(&signals); /* before anything slow: held, not fatal */
     cli_program = "stunringd";
     set_defaults(&o);
-    opterr = 0;
-    for (;;) {
-        int flag = getopt_long(argc, argv, "", flags, NULL);
-        if (flag == -1)
-            break;
-        if (flag == '?') {
-            const char *bad = argv[optind - 1];
-            if (optopt != 0)
-                cli_usage_error("%s: missing value or not a flag", bad);
-            cli_usage_error("unknown flag '%s'", bad);
-        }
+    for (int flag; (flag = cli_next_flag(argc, argv, flags)) != -1;)
         apply_flag(&o, flag, optarg);
-    }
-    if (optind < argc)
-        cli_usage_error("unexpected argument '%s'", argv[optind]);
     resolve_addresses(&o);
     if (o.print_config) {
         print_config(&o);

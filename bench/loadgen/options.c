@@ -337,20 +337,7 @@ void bench_options_parse(struct bench_options *o, int argc, char **argv)
 {
     cli_program = "stunring-bench";
     set_defaults(o);
-    opterr = 0;
-    for (;;) {
-        int flag = getopt_long(argc, argv, "", flags, NULL);
-        if (flag == -1)
-            break;
-        if (flag == '?') {
-            const char *bad = argv[optind - 1];
-            if (optopt != 0)
-                cli_usage_error("%s: missing value or not a flag", bad);
-            cli_usage_error("unknown flag '%s'", bad);
-        }
+    for (int flag; (flag = cli_next_flag(argc, argv, flags)) != -1;)
         apply_flag(o, flag, optarg);
-    }
-    if (optind < argc)
-        cli_usage_error("unexpected argument '%s'", argv[optind]);
     check_together(o);
 }
