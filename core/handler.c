@@ -6,8 +6,18 @@
 #include "core/integrity.h"
 #include "core/writer.h"
 
-/* A FINGERPRINT attribute: header and CRC. */
-enum { FINGERPRINT_SIZE = 8 };
+enum {
+    FINGERPRINT_SIZE = 8, /* a FINGERPRINT attribute: header and CRC */
+    INTEGRITY_SIZE = 24,  /* a MESSAGE-INTEGRITY attribute: header and HMAC-SHA1 */
+};
+
+/* What judging a request established, beside its status. */
+struct verdict {
+    uint32_t change;                   /* CHANGE-REQUEST flags */
+    const struct crypto_hmac_key *key; /* authenticated: sign with it (&cred.key); else NULL */
+    struct stun_credential cred;       /* valid once a lookup found it */
+    struct stun_minted minted;         /* valid for STUN_OK_MINTED */
+};
 
 static bool ip_unspecified(const struct stun_addr *a)
 {
@@ -38,14 +48,85 @@ static enum stun_status screen(const struct stun_msg *m)
     return STUN_OK;
 }
 
+/* The short-term credential of a USERNAME, or why there is none. */
+static enum stun_status find_credential(const struct stun_handler_config *cfg,
+                                        const struct stun_request *req, const uint8_t *user,
+                                        uint16_t user_len, struct stun_credential *cred)
+{
+    if (cfg->lookup == NULL)
+        return STUN_REJECT_UNKNOWN_USERNAME;
+    switch (cfg->lookup(cfg->lookup_ctx, user, user_len, req->now_ms, cred)) {
+    case STUN_CRED_FOUND:
+        return STUN_OK;
+    case STUN_CRED_EXPIRED:
+        return STUN_REJECT_STALE_CREDENTIALS;
+    case STUN_CRED_BUSY:
+        return STUN_REJECT_SERVER_ERROR;
+    default:
+        return STUN_REJECT_UNKNOWN_USERNAME;
+    }
+}
+
+/*
+ * Short-term authentication of a Binding Request, in RFC 3489 §8.2's order
+ * (RFC 8489 §9.1.3 checks the same things; status.c maps the codes).
+ * STUN_OK with v->key NULL: an unsigned request, allowed.
+ */
+static enum stun_status authenticate(const struct stun_handler_config *cfg,
+                                     const struct stun_request *req, const struct stun_msg *m,
+                                     struct verdict *v)
+{
+    const uint32_t any_integrity =
+        1u << STUN_A_MESSAGE_INTEGRITY | 1u << STUN_A_MESSAGE_INTEGRITY_SHA256;
+    uint16_t user_len;
+    if ((m->present & any_integrity) == 0)
+        return cfg->auth == STUN_AUTH_REQUIRED ? STUN_REJECT_NO_INTEGRITY : STUN_OK;
+    const uint8_t *user = stun_msg_attr(m, STUN_A_USERNAME, &user_len);
+    if (user == NULL)
+        return STUN_REJECT_MISSING_USERNAME;
+    enum stun_status found = find_credential(cfg, req, user, user_len, &v->cred);
+    if (found != STUN_OK)
+        return found;
+    /*
+     * The credential holds an HMAC-SHA1 key only, so MESSAGE-INTEGRITY-
+     * SHA256 cannot be checked. A request signed with it alone fails as a
+     * bad HMAC rather than being answered unsigned: it asked for integrity.
+     * One carrying both is verified on MESSAGE-INTEGRITY (RFC 8489 §9.1.3
+     * would prefer the SHA256 one, which needs a key we do not keep).
+     */
+    if (stun_msg_verify_integrity(m, &v->cred.key) != STUN_OK)
+        return STUN_REJECT_BAD_INTEGRITY;
+    v->key = &v->cred.key;
+    return STUN_OK;
+}
+
+/* RFC 3489 §8.1: RESPONSE-ADDRESS, for authenticated requests only. */
+static enum stun_status check_response_address(const struct stun_request *req,
+                                               const struct stun_msg *m, const struct verdict *v)
+{
+    struct stun_addr to;
+    if (v->key == NULL)
+        return STUN_REJECT_RESPONSE_ADDRESS; /* never to a third party unchecked */
+    if (req->stream)
+        return STUN_REJECT_STREAM_ONLY_UDP; /* the answer goes back on the stream */
+    stun_msg_get_addr(m, STUN_A_RESPONSE_ADDRESS, &to);
+    /* The answer leaves a socket of the source's family. Port 0 and an
+     * unspecified address (this host, to Linux) name no client. */
+    if (to.family != req->source->family || to.port == 0 || ip_unspecified(&to))
+        return STUN_REJECT_BAD_RESPONSE_ADDRESS;
+    return STUN_OK;
+}
+
 /* RFC 3489 §8.1, RFC 5780 §6.1 and §7: what a Binding Request may ask. */
 static enum stun_status check_binding(const struct stun_request *req, const struct stun_msg *m,
-                                      uint32_t *change)
+                                      struct verdict *v)
 {
     uint16_t port;
-    *change = 0;
-    if (stun_msg_has(m, STUN_A_RESPONSE_ADDRESS))
-        return STUN_REJECT_RESPONSE_ADDRESS; /* only for authenticated requests */
+    if (stun_msg_has(m, STUN_A_RESPONSE_ADDRESS)) {
+        enum stun_status s = check_response_address(req, m, v);
+        if (s != STUN_OK)
+            return s;
+    }
     if (stun_msg_get_response_port(m, &port)) {
         if (req->stream)
             return STUN_REJECT_STREAM_ONLY_UDP;
@@ -54,13 +135,34 @@ static enum stun_status check_binding(const struct stun_request *req, const stru
         if (port == 0)
             return STUN_REJECT_BAD_PORT;
     }
-    if (stun_msg_get_u32(m, STUN_A_CHANGE_REQUEST, change)) {
-        *change &= STUN_CHANGE_IP | STUN_CHANGE_PORT;
+    if (stun_msg_get_u32(m, STUN_A_CHANGE_REQUEST, &v->change)) {
+        v->change &= STUN_CHANGE_IP | STUN_CHANGE_PORT;
         /* RFC 5780 §6.1: without an alternate address and port, 420. */
-        if (!req->eps->alternate || (req->stream && *change != 0))
+        if (!req->eps->alternate || (req->stream && v->change != 0))
             return STUN_REJECT_NO_ALTERNATE;
     }
     return STUN_OK;
+}
+
+/* RFC 3489 §11.2.6-11.2.7: text, a multiple of 4 bytes, within its array. */
+static bool minted_value_ok(uint8_t len, size_t cap)
+{
+    return len > 0 && len <= cap && len % 4 == 0;
+}
+
+/* RFC 3489 §8.2: only TLS may mint, and a broken minter is a server error. */
+static enum stun_status mint(const struct stun_handler_config *cfg, const struct stun_request *req,
+                             struct verdict *v)
+{
+    struct stun_minted *minted = &v->minted;
+    if (!req->tls)
+        return STUN_REJECT_USE_TLS;
+    if (cfg->mint == NULL || cfg->mint(cfg->mint_ctx, req->source, req->now_ms, minted) != STUN_OK)
+        return STUN_REJECT_SERVER_ERROR;
+    if (!minted_value_ok(minted->username_len, sizeof(minted->username)) ||
+        !minted_value_ok(minted->password_len, sizeof(minted->password)))
+        return STUN_REJECT_SERVER_ERROR;
+    return STUN_OK_MINTED;
 }
 
 /* The endpoint CHANGE-REQUEST asks for, relative to the arrival (RFC 3489 Table 1). */
@@ -90,14 +192,18 @@ static void write_software(const struct stun_handler_config *cfg, struct stun_wr
 /*
  * RFC 5780 §7.6: PADDING brings the answer up to the request's size (the
  * client pads to its MTU to test fragmentation), never beyond it, and
- * never beyond the buffer.
+ * never beyond the buffer. What follows it (SOFTWARE, MESSAGE-INTEGRITY
+ * when key is set, FINGERPRINT) is counted first.
  */
 static void write_padding(const struct stun_handler_config *cfg, const struct stun_request *req,
-                          const struct stun_msg *m, struct stun_writer *w)
+                          const struct stun_msg *m, const struct crypto_hmac_key *key,
+                          struct stun_writer *w)
 {
     size_t tail = w->len + STUN_ATTR_HEADER_LEN;
     if (cfg->software != NULL)
         tail += STUN_ATTR_HEADER_LEN + ((cfg->software_len + 3u) & ~3u);
+    if (key != NULL)
+        tail += INTEGRITY_SIZE;
     if (!m->classic && stun_msg_has(m, STUN_A_FINGERPRINT))
         tail += FINGERPRINT_SIZE;
     size_t limit = req->len < w->cap ? req->len : w->cap;
@@ -135,85 +241,166 @@ static void write_addresses(const struct stun_request *req, const struct stun_ms
         write_endpoints(req, from, STUN_ATTR_RESPONSE_ORIGIN, STUN_ATTR_OTHER_ADDRESS, w);
 }
 
-static void write_tail(const struct stun_handler_config *cfg, const struct stun_msg *m,
-                       struct stun_writer *w)
+/* SOFTWARE, then MESSAGE-INTEGRITY when key is set, then FINGERPRINT if
+ * asked. Inline: the hot path must not pay a call for it. */
+static inline void write_tail(const struct stun_handler_config *cfg, const struct stun_msg *m,
+                              const struct crypto_hmac_key *key, struct stun_writer *w)
 {
     write_software(cfg, w);
+    if (key != NULL)
+        stun_write_integrity(w, key);
     if (!m->classic && stun_msg_has(m, STUN_A_FINGERPRINT))
         stun_write_fingerprint(w);
 }
 
-static void answer_binding(const struct stun_handler_config *cfg, const struct stun_request *req,
-                           const struct stun_msg *m, uint32_t change, struct stun_writer *w,
-                           struct stun_reply *reply)
+/*
+ * Where the answer goes. RFC 3489 §8.1: to a (checked) RESPONSE-ADDRESS,
+ * naming in REFLECTED-FROM whom the credential was minted for (else the
+ * source). RESPONSE-ADDRESS names the whole destination, so a RESPONSE-
+ * PORT beside it is ignored; alone, RESPONSE-PORT changes the source's
+ * port (RFC 5780 §7.5).
+ */
+static void route_answer(const struct stun_request *req, const struct stun_msg *m,
+                         const struct verdict *v, struct stun_writer *w, struct stun_reply *reply)
 {
     uint16_t port;
-    reply->from = changed_endpoint(req->arrived, change);
-    reply->dest = *req->source;
-    if (stun_msg_get_response_port(m, &port))
-        reply->dest.port = port; /* RFC 5780 §7.5 */
+    if (stun_msg_get_addr(m, STUN_A_RESPONSE_ADDRESS, &reply->dest)) {
+        const struct stun_addr *minted_for = &v->cred.minted_for;
+        stun_write_addr(w, STUN_ATTR_REFLECTED_FROM,
+                        minted_for->family != 0 ? minted_for : req->source);
+    } else if (stun_msg_get_response_port(m, &port)) {
+        reply->dest.port = port;
+    }
+}
+
+static void answer_binding(const struct stun_handler_config *cfg, const struct stun_request *req,
+                           const struct stun_msg *m, const struct verdict *v, struct stun_writer *w,
+                           struct stun_reply *reply)
+{
+    const uint32_t redirects = 1u << STUN_A_RESPONSE_ADDRESS | 1u << STUN_A_RESPONSE_PORT;
+    reply->from = changed_endpoint(req->arrived, v->change);
     write_addresses(req, m, reply->from, w);
+    if (m->present & redirects)
+        route_answer(req, m, v, w, reply);
     if (stun_msg_has(m, STUN_A_PADDING))
-        write_padding(cfg, req, m, w);
-    write_tail(cfg, m, w);
+        write_padding(cfg, req, m, v->key, w);
+    write_tail(cfg, m, v->key, w);
+}
+
+/* RFC 3489 §8.2, §11.2.6-11.2.7: the credential just minted. */
+static void answer_shared_secret(const struct stun_handler_config *cfg, const struct stun_msg *m,
+                                 const struct verdict *v, struct stun_writer *w)
+{
+    const struct stun_minted *minted = &v->minted;
+    stun_write_bytes(w, STUN_ATTR_USERNAME, minted->username, minted->username_len);
+    stun_write_bytes(w, STUN_ATTR_PASSWORD, minted->password, minted->password_len);
+    write_tail(cfg, m, NULL, w);
+}
+
+/* UNKNOWN-ATTRIBUTES for a 420: what the request asked that cannot be done. */
+static void write_unknown(const struct stun_msg *m, enum stun_status why, struct stun_writer *w)
+{
+    uint16_t types[2];
+    size_t n = 0;
+    if (why == STUN_REJECT_UNKNOWN_ATTR) {
+        stun_write_unknown(w, m->unknown, m->n_unknown);
+        return;
+    }
+    if (why == STUN_REJECT_NO_ALTERNATE) {
+        types[n++] = STUN_ATTR_CHANGE_REQUEST;
+    } else if (why == STUN_REJECT_STREAM_ONLY_UDP) {
+        if (stun_msg_has(m, STUN_A_RESPONSE_ADDRESS))
+            types[n++] = STUN_ATTR_RESPONSE_ADDRESS;
+        if (stun_msg_has(m, STUN_A_RESPONSE_PORT))
+            types[n++] = STUN_ATTR_RESPONSE_PORT;
+    }
+    if (n > 0)
+        stun_write_unknown(w, types, n);
+}
+
+/*
+ * The key an error answer is signed with, or NULL. An authenticated
+ * request's errors are signed (RFC 8489 §9.1.4), save the codes that say
+ * the request or its credentials could not be used (RFC 8489 §9.1.3: no
+ * MESSAGE-INTEGRITY when a check failed).
+ */
+static const struct crypto_hmac_key *error_key(const struct verdict *v, int code)
+{
+    if (v->key == NULL)
+        return NULL;
+    switch (code) {
+    case STUN_ERR_BAD_REQUEST:
+    case STUN_ERR_UNAUTHORIZED:
+    case STUN_ERR_STALE_CREDENTIALS:
+    case STUN_ERR_INTEGRITY_CHECK:
+    case STUN_ERR_MISSING_USERNAME:
+    case STUN_ERR_SERVER_ERROR:
+        return NULL;
+    default:
+        return v->key;
+    }
 }
 
 static void answer_error(const struct stun_handler_config *cfg, const struct stun_msg *m,
-                         enum stun_status why, struct stun_writer *w)
+                         enum stun_status why, const struct verdict *v, struct stun_writer *w)
 {
     int code = stun_status_error_code(why, m->classic);
     stun_write_error(w, code, NULL);
-    if (why == STUN_REJECT_UNKNOWN_ATTR) {
-        stun_write_unknown(w, m->unknown, m->n_unknown);
-    } else if (why == STUN_REJECT_NO_ALTERNATE) {
-        const uint16_t type = STUN_ATTR_CHANGE_REQUEST;
-        stun_write_unknown(w, &type, 1);
-    } else if (why == STUN_REJECT_STREAM_ONLY_UDP) {
-        const uint16_t type = STUN_ATTR_RESPONSE_PORT;
-        stun_write_unknown(w, &type, 1);
-    }
     /* After a structural error the view's attributes are not usable. */
-    if (why != STUN_REJECT_ATTR_OVERRUN && why != STUN_REJECT_ATTR_INVALID)
-        write_tail(cfg, m, w);
-    else
+    if (why == STUN_REJECT_ATTR_OVERRUN || why == STUN_REJECT_ATTR_INVALID) {
         write_software(cfg, w);
+        return;
+    }
+    write_unknown(m, why, w);
+    write_tail(cfg, m, error_key(v, code), w);
 }
 
 /* The verdict on a parsed message before any answer is written. */
-static enum stun_status judge(const struct stun_request *req, const struct stun_msg *m,
-                              enum stun_status parsed, uint32_t *change)
+static enum stun_status judge(const struct stun_handler_config *cfg, const struct stun_request *req,
+                              const struct stun_msg *m, enum stun_status parsed, struct verdict *v)
 {
     bool attrs_usable = parsed == STUN_OK || parsed == STUN_REJECT_UNKNOWN_ATTR;
     /* RFC 8489 §7.3: a bad FINGERPRINT is silently discarded, first. */
     if (attrs_usable && stun_msg_check_fingerprint(m) != STUN_OK)
         return STUN_DROP_BAD_FINGERPRINT;
     enum stun_status s = screen(m);
-    if (s != STUN_OK || parsed != STUN_OK)
-        return s != STUN_OK ? s : parsed;
+    if (s != STUN_OK || !attrs_usable)
+        return s != STUN_OK ? s : parsed; /* structural errors: 400, unsigned */
     if (m->method == STUN_METHOD_SHARED_SECRET)
-        return STUN_REJECT_USE_TLS; /* RFC 3489 §8.2: only TLS may mint */
-    return check_binding(req, m, change);
+        return parsed != STUN_OK ? parsed : mint(cfg, req, v);
+    /* RFC 3489 §8.2, RFC 8489 §6.3: authentication comes before the 420,
+     * so that an authenticated request's 420 is signed. */
+    if (cfg->auth != STUN_AUTH_NONE && (s = authenticate(cfg, req, m, v)) != STUN_OK)
+        return s;
+    if (parsed != STUN_OK)
+        return parsed;
+    return check_binding(req, m, v);
 }
 
 void stun_handle(const struct stun_handler_config *cfg, const struct stun_request *req,
                  uint8_t *out, size_t cap, struct stun_reply *reply)
 {
     struct stun_msg m;
-    uint32_t change = 0;
+    struct verdict v; /* large and rarely used in full: only these are set */
+    v.change = 0;
+    v.key = NULL;
     enum stun_status parsed = stun_msg_parse(&m, req->data, req->len);
     reply->len = 0;
     reply->from = req->arrived;
     reply->dest = *req->source;
-    reply->status = stun_status_is_drop(parsed) ? parsed : judge(req, &m, parsed, &change);
+    reply->status = stun_status_is_drop(parsed) ? parsed : judge(cfg, req, &m, parsed, &v);
     if (stun_status_is_drop(reply->status))
         return;
 
     struct stun_writer w;
-    enum stun_class cls = reply->status == STUN_OK ? STUN_CLASS_SUCCESS : STUN_CLASS_ERROR;
+    enum stun_class cls =
+        stun_status_is_success(reply->status) ? STUN_CLASS_SUCCESS : STUN_CLASS_ERROR;
     stun_writer_start_reply(&w, out, cap, stun_type(m.method, cls), &m);
     if (reply->status == STUN_OK)
-        answer_binding(cfg, req, &m, change, &w, reply);
+        answer_binding(cfg, req, &m, &v, &w, reply);
+    else if (reply->status == STUN_OK_MINTED)
+        answer_shared_secret(cfg, &m, &v, &w);
     else
-        answer_error(cfg, &m, reply->status, &w);
+        answer_error(cfg, &m, reply->status, &v, &w);
     reply->len = stun_writer_finish(&w);
 }

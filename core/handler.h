@@ -13,7 +13,9 @@
  * bit 0 of an endpoint index is "alternate port", bit 1 "alternate
  * address", so CHANGE-REQUEST is an XOR on the index (RFC 3489 Table 1).
  *
- * Thread-safe: everything it reads is const; it writes only *reply and out.
+ * Thread-safe: everything it reads is const; it writes only *reply and out,
+ * and, for a Shared Secret Request over TLS, the table cfg->mint writes
+ * (only the one thread that serves TLS passes tls = true).
  */
 #ifndef STUNRING_CORE_HANDLER_H
 #define STUNRING_CORE_HANDLER_H
@@ -24,6 +26,7 @@
 
 #include "core/attr.h"
 #include "core/status.h"
+#include "crypto/hmac.h"
 
 enum stun_endpoint {
     STUN_EP_A1P1 = 0,
@@ -48,10 +51,87 @@ struct stun_endpoints {
     bool alternate;
 };
 
+/* --auth: what Binding Requests must prove (short-term credentials). */
+enum stun_auth_mode {
+    STUN_AUTH_NONE = 0, /* MESSAGE-INTEGRITY is ignored; nothing is signed */
+    STUN_AUTH_OPTIONAL, /* with MESSAGE-INTEGRITY: verified, answer signed; without: answered */
+    STUN_AUTH_REQUIRED, /* every Binding Request must authenticate */
+};
+
+/* What a short-term USERNAME lookup found. */
+enum stun_cred_result {
+    STUN_CRED_FOUND = 0,
+    STUN_CRED_UNKNOWN, /* never minted (or forgotten) */
+    STUN_CRED_EXPIRED, /* minted, now past its expiry */
+    STUN_CRED_BUSY,    /* could not be read now (a table writer raced it): 500 */
+};
+
+/* A short-term credential: its prepared key and whom it was minted for. */
+struct stun_credential {
+    struct crypto_hmac_key key;  /* HMAC-SHA1, prepared from the password */
+    struct stun_addr minted_for; /* RFC 3489 REFLECTED-FROM; family 0 if unknown */
+};
+
+/*
+ * Looks up a USERNAME's short-term credential at now_ms. Called from any
+ * worker thread, per authenticated packet: must not block or allocate.
+ */
+typedef enum stun_cred_result (*stun_cred_lookup_fn)(const void *ctx, const uint8_t *user,
+                                                     size_t len, uint64_t now_ms,
+                                                     struct stun_credential *out);
+
+/* A freshly minted Shared Secret credential (RFC 3489 §8.2). Text, each a
+ * multiple of 4 bytes long (RFC 3489 §11.2.6-11.2.7). */
+struct stun_minted {
+    char username[64];
+    uint8_t username_len;
+    char password[64];
+    uint8_t password_len;
+};
+
+/*
+ * Mints a credential for client at now_ms and stores it where the lookup
+ * will find it. STUN_OK, or STUN_REJECT_SERVER_ERROR (table full: 500).
+ * Called only from the one thread that serves TLS (the table's writer).
+ */
+typedef enum stun_status (*stun_mint_fn)(void *ctx, const struct stun_addr *client, uint64_t now_ms,
+                                         struct stun_minted *out);
+
+/* One long-term user's prepared keys under one password algorithm. */
+struct stun_user_keys {
+    const struct crypto_hmac_key *integrity;        /* HMAC-SHA1: MESSAGE-INTEGRITY */
+    const struct crypto_hmac_key *integrity_sha256; /* HMAC-SHA256: MESSAGE-INTEGRITY-SHA256 */
+};
+
+/*
+ * Finds a long-term user (RFC 8489 §9.2) by USERNAME (by_hash false) or by
+ * USERHASH (by_hash true, len 32), and its keys for password algorithm alg
+ * (enum crypto_password_alg: MD5 or SHA-256). false: no such user, or no
+ * key for alg. The pointers stay valid until the handler returns. Called
+ * from any worker, per packet: must not block or allocate.
+ */
+typedef bool (*stun_user_keys_fn)(const void *ctx, const uint8_t *id, size_t len, bool by_hash,
+                                  unsigned alg, struct stun_user_keys *out);
+
 /* Read-only server settings the handler needs. */
 struct stun_handler_config {
     const char *software; /* SOFTWARE text, or NULL for none (the default) */
     uint16_t software_len;
+    enum stun_auth_mode auth;
+    stun_cred_lookup_fn lookup; /* NULL: every USERNAME is unknown */
+    const void *lookup_ctx;
+    stun_mint_fn mint; /* NULL: Shared Secret Requests get 500 even over TLS */
+    void *mint_ctx;
+    /* Long-term credentials (RFC 8489 §9.2), for RFC 5389/8489 requests
+     * when auth is not NONE: on when realm is not NULL. */
+    const char *realm;
+    uint16_t realm_len;
+    stun_user_keys_fn user_keys;
+    const void *users_ctx;
+    /* HMAC-SHA256 key of the stateless nonces (core/nonce.h). A reload
+     * swaps the pointer: read it with __atomic_load_n(..., ACQUIRE). */
+    const struct crypto_hmac_key *nonce_key;
+    unsigned nonce_ttl_s;
 };
 
 /* One received request and where it came from. */
@@ -62,7 +142,9 @@ struct stun_request {
     const struct stun_addr *local;  /* where it arrived (resolves a wildcard); borrowed */
     enum stun_endpoint arrived;     /* the endpoint it arrived on */
     const struct stun_endpoints *eps;
-    bool stream; /* TCP or TLS: no CHANGE-REQUEST, no RESPONSE-PORT */
+    bool stream;     /* TCP or TLS: no CHANGE-REQUEST, no RESPONSE-PORT */
+    bool tls;        /* TLS: Shared Secret Requests are served (RFC 3489 §8.2) */
+    uint64_t now_ms; /* wall clock, ms since the epoch: credential and nonce expiry */
 };
 
 struct stun_reply {

@@ -7,6 +7,7 @@ int stun_status_error_code(enum stun_status s, bool classic)
     switch (s) {
     case STUN_REJECT_ATTR_OVERRUN:
     case STUN_REJECT_ATTR_INVALID:
+    case STUN_REJECT_BAD_RESPONSE_ADDRESS:
     case STUN_REJECT_PADDING_AND_PORT:
     case STUN_REJECT_BAD_PORT:
         return STUN_ERR_BAD_REQUEST;
@@ -14,13 +15,22 @@ int stun_status_error_code(enum stun_status s, bool classic)
     case STUN_REJECT_NO_ALTERNATE:
     case STUN_REJECT_STREAM_ONLY_UDP:
         return STUN_ERR_UNKNOWN_ATTRIBUTE;
-    case STUN_REJECT_NO_INTEGRITY:
     case STUN_REJECT_RESPONSE_ADDRESS:
         return STUN_ERR_UNAUTHORIZED;
     case STUN_REJECT_USE_TLS:
         return STUN_ERR_USE_TLS;
+    case STUN_REJECT_SERVER_ERROR:
+        return STUN_ERR_SERVER_ERROR;
+    /* RFC 3489 §8.2 has a code for each; RFC 8489 §9.1.3 answers 400 for
+     * what is missing and 401 for what does not check out. */
+    case STUN_REJECT_NO_INTEGRITY:
+        return classic ? STUN_ERR_UNAUTHORIZED : STUN_ERR_BAD_REQUEST;
+    case STUN_REJECT_MISSING_USERNAME:
+        return classic ? STUN_ERR_MISSING_USERNAME : STUN_ERR_BAD_REQUEST;
+    case STUN_REJECT_UNKNOWN_USERNAME:
+    case STUN_REJECT_STALE_CREDENTIALS:
+        return classic ? STUN_ERR_STALE_CREDENTIALS : STUN_ERR_UNAUTHORIZED;
     case STUN_REJECT_BAD_INTEGRITY:
-        /* RFC 3489 §9.3 has its own code; RFC 8489 §9.1.3 answers 401. */
         return classic ? STUN_ERR_INTEGRITY_CHECK : STUN_ERR_UNAUTHORIZED;
     default:
         return 0;
@@ -31,6 +41,7 @@ const char *stun_status_name(enum stun_status s)
 {
     static const char *const names[STUN_STATUS_COUNT] = {
         [STUN_OK] = "ok",
+        [STUN_OK_MINTED] = "ok_minted",
         [STUN_DROP_SHORT] = "drop_short",
         [STUN_DROP_NOT_STUN] = "drop_not_stun",
         [STUN_DROP_LENGTH] = "drop_length",
@@ -44,7 +55,12 @@ const char *stun_status_name(enum stun_status s)
         [STUN_REJECT_UNKNOWN_ATTR] = "reject_unknown_attr",
         [STUN_REJECT_NO_INTEGRITY] = "reject_no_integrity",
         [STUN_REJECT_BAD_INTEGRITY] = "reject_bad_integrity",
+        [STUN_REJECT_MISSING_USERNAME] = "reject_missing_username",
+        [STUN_REJECT_UNKNOWN_USERNAME] = "reject_unknown_username",
+        [STUN_REJECT_STALE_CREDENTIALS] = "reject_stale_credentials",
+        [STUN_REJECT_SERVER_ERROR] = "reject_server_error",
         [STUN_REJECT_RESPONSE_ADDRESS] = "reject_response_address",
+        [STUN_REJECT_BAD_RESPONSE_ADDRESS] = "reject_bad_response_address",
         [STUN_REJECT_PADDING_AND_PORT] = "reject_padding_and_port",
         [STUN_REJECT_BAD_PORT] = "reject_bad_port",
         [STUN_REJECT_NO_ALTERNATE] = "reject_no_alternate",

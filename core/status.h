@@ -1,8 +1,9 @@
 /*
  * The closed set of verdicts every core/ function returns. Each carries
- * its action: STUN_OK, a silent drop (STUN_DROP_*), or an error response
- * to a request (STUN_REJECT_*, code from stun_status_error_code()).
- * Every value is also a counter index for io/.
+ * its action: a success answer (STUN_OK, STUN_OK_MINTED), a silent drop
+ * (STUN_DROP_*), or an error response to a request (STUN_REJECT_*, code
+ * from stun_status_error_code()). Every value is also a counter index for
+ * io/.
  */
 #ifndef STUNRING_CORE_STATUS_H
 #define STUNRING_CORE_STATUS_H
@@ -11,6 +12,9 @@
 
 enum stun_status {
     STUN_OK = 0,
+    /* A Shared Secret Response: a fresh USERNAME and PASSWORD (RFC 3489 §8.2).
+     * Its own value so that counters tell credentials from Binding answers. */
+    STUN_OK_MINTED,
 
     /* Not answered (RFC 8489 §6.3: not STUN, or must be silently discarded). */
     STUN_DROP_SHORT,             /* fewer than 20 bytes */
@@ -22,21 +26,33 @@ enum stun_status {
     STUN_DROP_INDICATION,        /* an indication: never answered (RFC 8489 §6.3.2) */
     STUN_DROP_METHOD,            /* a method this server does not serve */
 
-    /* A request gets an error response. */
-    STUN_REJECT_ATTR_OVERRUN,     /* an attribute runs past the message: 400 */
-    STUN_REJECT_ATTR_INVALID,     /* known attribute with a bad length/family/value: 400 */
-    STUN_REJECT_UNKNOWN_ATTR,     /* unknown comprehension-required attribute: 420 */
-    STUN_REJECT_NO_INTEGRITY,     /* no MESSAGE-INTEGRITY where one is needed: 401 */
-    STUN_REJECT_BAD_INTEGRITY,    /* HMAC mismatch: 431 classic, 401 RFC 5389 */
-    STUN_REJECT_RESPONSE_ADDRESS, /* RESPONSE-ADDRESS without integrity: 401 (RFC 3489 §8.1) */
-    STUN_REJECT_PADDING_AND_PORT, /* PADDING with RESPONSE-PORT: 400 (RFC 5780 §6.1) */
-    STUN_REJECT_BAD_PORT,         /* RESPONSE-PORT of 0: 400 */
-    STUN_REJECT_NO_ALTERNATE,     /* CHANGE-REQUEST without A2/P2, or on a stream: 420 */
-    STUN_REJECT_STREAM_ONLY_UDP,  /* RESPONSE-PORT on a stream: 420 */
-    STUN_REJECT_USE_TLS,          /* Shared Secret Request not over TLS: 433 (RFC 3489 §8.2) */
+    /* A request gets an error response ("431 classic, 401": RFC 3489's code,
+     * then RFC 5389/8489's). */
+    STUN_REJECT_ATTR_OVERRUN,      /* an attribute runs past the message: 400 */
+    STUN_REJECT_ATTR_INVALID,      /* known attribute with a bad length/family/value: 400 */
+    STUN_REJECT_UNKNOWN_ATTR,      /* unknown comprehension-required attribute: 420 */
+    STUN_REJECT_NO_INTEGRITY,      /* no MESSAGE-INTEGRITY where one is needed: 401 classic, 400 */
+    STUN_REJECT_BAD_INTEGRITY,     /* HMAC mismatch: 431 classic, 401 */
+    STUN_REJECT_MISSING_USERNAME,  /* MESSAGE-INTEGRITY without USERNAME: 432 classic, 400 */
+    STUN_REJECT_UNKNOWN_USERNAME,  /* USERNAME never minted: 430 classic, 401 */
+    STUN_REJECT_STALE_CREDENTIALS, /* USERNAME past its expiry: 430 classic, 401 */
+    STUN_REJECT_SERVER_ERROR,      /* credentials could not be read or minted now: 500 */
+    STUN_REJECT_RESPONSE_ADDRESS,  /* RESPONSE-ADDRESS, unauthenticated: 401 (RFC 3489 §8.1) */
+    STUN_REJECT_BAD_RESPONSE_ADDRESS, /* unusable RESPONSE-ADDRESS (family, port 0, any): 400 */
+    STUN_REJECT_PADDING_AND_PORT,     /* PADDING with RESPONSE-PORT: 400 (RFC 5780 §6.1) */
+    STUN_REJECT_BAD_PORT,             /* RESPONSE-PORT of 0: 400 */
+    STUN_REJECT_NO_ALTERNATE,         /* CHANGE-REQUEST without A2/P2, or on a stream: 420 */
+    STUN_REJECT_STREAM_ONLY_UDP,      /* RESPONSE-PORT or -ADDRESS on a stream: 420 */
+    STUN_REJECT_USE_TLS,              /* Shared Secret Request not over TLS: 433 (RFC 3489 §8.2) */
 
     STUN_STATUS_COUNT
 };
+
+/* True for the statuses answered with a success response. */
+static inline bool stun_status_is_success(enum stun_status s)
+{
+    return s == STUN_OK || s == STUN_OK_MINTED;
+}
 
 /* True for the statuses that are dropped without an answer. */
 static inline bool stun_status_is_drop(enum stun_status s)
@@ -45,7 +61,7 @@ static inline bool stun_status_is_drop(enum stun_status s)
 }
 
 /*
- * The ERROR-CODE a request gets for s: 0 for STUN_OK and the drops. classic
+ * The ERROR-CODE a request gets for s: 0 for the successes and the drops. classic
  * selects RFC 3489's codes where they differ from RFC 8489's.
  */
 int stun_status_error_code(enum stun_status s, bool classic);

@@ -513,6 +513,8 @@ unsigned secret_table_count(const struct secret_table *t) { return t->count; }
 
 unsigned secret_table_tombstones(const struct secret_table *t) { return t->tombs; }
 
+size_t secret_table_slots(const struct secret_table *t) { return t->n_slots; }
+
 /* ------------------------------------------------------------ lifetime */
 
 int secret_table_create(struct secret_table **out, unsigned max_entries)

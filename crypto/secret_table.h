@@ -115,6 +115,10 @@ unsigned secret_table_count(const struct secret_table *t);
  */
 unsigned secret_table_tombstones(const struct secret_table *t);
 
+/* Slots in the table (fixed at creation): secret_table_reclaim() calls
+ * per full cycle = slots / SECRET_RECLAIM_BATCH. Any thread. */
+size_t secret_table_slots(const struct secret_table *t);
+
 /*
  * Any thread, concurrently with the writer and other readers; lock-free,
  * no allocation, no system call. Looks user up and copies its entry into

@@ -15,6 +15,14 @@ static const char *const event_names[IO_EVENT_COUNT] = {
     [IO_TCP_REFUSED] = "tcp_refused",
     [IO_TCP_IDLE_CLOSED] = "tcp_idle_closed",
     [IO_TCP_GARBAGE_CLOSED] = "tcp_garbage_closed",
+    [IO_TLS_ACCEPTED] = "tls_accepted",
+    [IO_TLS_REFUSED] = "tls_refused",
+    [IO_TLS_HANDSHAKES] = "tls_handshakes",
+    [IO_TLS_HANDSHAKE_FAILED] = "tls_handshake_failed",
+    [IO_TLS_HANDSHAKE_TIMEOUT] = "tls_handshake_timeout",
+    [IO_TLS_IDLE_CLOSED] = "tls_idle_closed",
+    [IO_TLS_ERRORS] = "tls_errors",
+    [IO_TLS_RELOADS] = "tls_reloads",
 };
 
 static uint64_t load(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
@@ -29,8 +37,10 @@ void counters_add(struct io_counters *sum, const struct io_counters *src)
 
 void counters_print(FILE *out, const char *prefix, const struct io_counters *c)
 {
-    static const int codes[] = {400, 401, 420, 433};
-    uint64_t dropped = 0, errors = 0;
+    /* Per code as an RFC 8489 client would see it; the classic codes
+     * (430-432) are in the per-status lines above. */
+    static const int codes[] = {400, 401, 420, 433, 438, 500};
+    uint64_t dropped = 0, errors = 0, successes = 0;
     for (int i = 0; i < IO_EVENT_COUNT; i++)
         fprintf(out, "%s %s %llu\n", prefix, event_names[i], (unsigned long long)c->event[i]);
     for (int i = 0; i < STUN_STATUS_COUNT; i++) {
@@ -38,7 +48,9 @@ void counters_print(FILE *out, const char *prefix, const struct io_counters *c)
                 (unsigned long long)c->status[i]);
         if (stun_status_is_drop((enum stun_status)i))
             dropped += c->status[i];
-        else if (i != STUN_OK)
+        else if (stun_status_is_success((enum stun_status)i))
+            successes += c->status[i];
+        else
             errors += c->status[i];
     }
     for (size_t k = 0; k < sizeof(codes) / sizeof(codes[0]); k++) {
@@ -48,7 +60,7 @@ void counters_print(FILE *out, const char *prefix, const struct io_counters *c)
                 n += c->status[i];
         fprintf(out, "%s error_%d %llu\n", prefix, codes[k], (unsigned long long)n);
     }
-    fprintf(out, "%s answered_success %llu\n", prefix, (unsigned long long)c->status[STUN_OK]);
+    fprintf(out, "%s answered_success %llu\n", prefix, (unsigned long long)successes);
     fprintf(out, "%s answered_error %llu\n", prefix, (unsigned long long)errors);
     fprintf(out, "%s dropped %llu\n", prefix, (unsigned long long)dropped);
     fflush(out);

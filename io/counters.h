@@ -28,6 +28,14 @@ enum io_event {
     IO_TCP_REFUSED, /* connections over --tcp-max-conns */
     IO_TCP_IDLE_CLOSED,
     IO_TCP_GARBAGE_CLOSED,
+    IO_TLS_ACCEPTED,
+    IO_TLS_REFUSED,           /* connections over --tls-max-conns */
+    IO_TLS_HANDSHAKES,        /* handshakes completed */
+    IO_TLS_HANDSHAKE_FAILED,  /* handshakes the peer or OpenSSL broke off */
+    IO_TLS_HANDSHAKE_TIMEOUT, /* handshakes not done within --tls-handshake-ms */
+    IO_TLS_IDLE_CLOSED,
+    IO_TLS_ERRORS,  /* established connections closed on a TLS error */
+    IO_TLS_RELOADS, /* certificates swapped in on SIGHUP */
     IO_EVENT_COUNT
 };
 

@@ -8,13 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "io/addr.h"
+#include "io/credentials.h"
 #include "io/heap.h"
 #include "io/log.h"
+#include "io/longterm.h"
 #include "io/sockets.h"
 #include "io/tcp.h"
+#include "io/tls.h"
 #include "io/worker.h"
 
 const char *io_backend_name(enum io_backend b)
@@ -57,6 +61,7 @@ struct server {
     unsigned n_workers, n_started;
     struct tcp_front *tcp;
     struct io_counters tcp_final; /* the front thread's counters once it stopped */
+    SSL_CTX *tls_ctx;             /* loaded at start-up, handed to the front thread */
 };
 
 /* Endpoint ep of family f: A1 or A2, P1 or P2 (core/handler.h). */
@@ -89,6 +94,139 @@ static void build_shared(struct server *srv, const struct server_config *cfg)
         }
         sh->wildcard[f] = addr_is_wildcard(&cfg->family[f].primary);
     }
+}
+
+/* --secret-key's bytes into key[0..cap); the length or -errno (logged). */
+static int read_secret_key(const struct server_config *cfg, uint8_t *key, size_t cap)
+{
+    char err[512];
+    int len = credentials_read_key(cfg->secret_key_file, key, cap, err, sizeof(err));
+    if (len < 0)
+        log_msg(LOG_ERROR, "--secret-key %s", err);
+    return len;
+}
+
+/*
+ * The credentials every authenticated request is checked against, and
+ * that TLS mints: needed when TLS is served or --auth is not none.
+ */
+static int setup_credentials(struct server *srv, const struct server_config *cfg)
+{
+    struct stun_handler_config *h = &srv->shared.handler;
+    h->auth = cfg->auth;
+    if (srv->tls_ctx == NULL && cfg->auth == STUN_AUTH_NONE)
+        return 0;
+    uint8_t key[CREDENTIALS_KEY_MAX + 1];
+    int key_len = 0;
+    if (cfg->secret_key_file != NULL && (key_len = read_secret_key(cfg, key, sizeof(key))) < 0)
+        return key_len;
+    bool fleet = cfg->secret_key_file != NULL;
+    int err = credentials_create(&srv->shared.creds, cfg->max_credentials, cfg->credential_ttl_s,
+                                 fleet ? key : NULL, (size_t)key_len, fleet);
+    memset(key, 0, sizeof(key));
+    if (err != 0)
+        return err;
+    h->lookup = credentials_lookup;
+    h->lookup_ctx = srv->shared.creds;
+    h->mint = srv->tls_ctx != NULL ? credentials_mint : NULL;
+    h->mint_ctx = srv->shared.creds;
+    if (srv->tls_ctx == NULL && !fleet && cfg->users_file == NULL)
+        log_msg(LOG_WARN,
+                "--auth %s without TLS or --secret-key: no credential can exist, "
+                "every authenticated request will be refused",
+                cfg->auth == STUN_AUTH_REQUIRED ? "required" : "optional");
+    return 0;
+}
+
+/* --users and --realm: the long-term mechanism, its nonces keyed by the
+ * fleet key when there is one. */
+static int setup_longterm(struct server *srv, const struct server_config *cfg)
+{
+    if (cfg->users_file == NULL)
+        return 0;
+    uint8_t key[CREDENTIALS_KEY_MAX + 1];
+    int key_len = 0;
+    if (cfg->secret_key_file != NULL && (key_len = read_secret_key(cfg, key, sizeof(key))) < 0)
+        return key_len;
+    char err[512];
+    int rc = longterm_create(&srv->shared.longterm, cfg->users_file, cfg->realm,
+                             cfg->secret_key_file ? key : NULL, (size_t)key_len, err, sizeof(err));
+    memset(key, 0, sizeof(key));
+    if (rc != 0) {
+        log_msg(LOG_ERROR, "--users %s", err);
+        return rc;
+    }
+    struct stun_handler_config *h = &srv->shared.handler;
+    h->realm = cfg->realm;
+    h->realm_len = (uint16_t)strlen(cfg->realm);
+    h->user_keys = longterm_user_keys;
+    h->users_ctx = srv->shared.longterm;
+    h->nonce_key = longterm_nonce_key(srv->shared.longterm);
+    h->nonce_ttl_s = cfg->nonce_ttl_s;
+    log_msg(LOG_INFO, "long-term credentials: %u users, realm \"%s\"",
+            longterm_user_count(srv->shared.longterm), cfg->realm);
+    return 0;
+}
+
+static void reload_longterm(struct server *srv)
+{
+    const struct server_config *cfg = srv->shared.cfg;
+    uint8_t key[CREDENTIALS_KEY_MAX + 1];
+    int key_len = 0;
+    if (cfg->secret_key_file != NULL && (key_len = read_secret_key(cfg, key, sizeof(key))) < 0)
+        return;
+    char err[512];
+    int rc = longterm_reload(srv->shared.longterm, cfg->secret_key_file ? key : NULL,
+                             (size_t)key_len, err, sizeof(err));
+    memset(key, 0, sizeof(key));
+    if (rc != 0) {
+        log_msg(LOG_ERROR, "reload: --users %s: keeping the old users", err);
+        return;
+    }
+    __atomic_store_n(&srv->shared.handler.nonce_key, longterm_nonce_key(srv->shared.longterm),
+                     __ATOMIC_RELEASE);
+    log_msg(LOG_INFO, "reload: %u users", longterm_user_count(srv->shared.longterm));
+}
+
+/* The TLS context when --cert and --key are given; says once when TLS is off. */
+static int setup_tls(struct server *srv, const struct server_config *cfg)
+{
+    if (cfg->cert == NULL || cfg->key == NULL) {
+        log_msg(LOG_INFO, "tls off: no --cert and --key given");
+        return 0;
+    }
+    char err[512];
+    srv->tls_ctx = tls_context_load(cfg->cert, cfg->key, err, sizeof(err));
+    if (srv->tls_ctx == NULL) {
+        log_msg(LOG_ERROR, "tls: %s", err);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* SIGHUP: a new certificate for new connections, and the fleet key. A
+ * file that fails to load leaves the old one serving. */
+static void reload(struct server *srv)
+{
+    const struct server_config *cfg = srv->shared.cfg;
+    if (tcp_front_has_tls(srv->tcp)) {
+        char err[512];
+        SSL_CTX *ctx = tls_context_load(cfg->cert, cfg->key, err, sizeof(err));
+        if (ctx == NULL)
+            log_msg(LOG_ERROR, "reload: tls: %s: keeping the old certificate", err);
+        else
+            tcp_front_reload_tls(srv->tcp, ctx);
+    }
+    if (cfg->secret_key_file != NULL && srv->shared.creds != NULL) {
+        uint8_t key[CREDENTIALS_KEY_MAX + 1];
+        int len = read_secret_key(cfg, key, sizeof(key));
+        if (len >= 0 && credentials_set_key(srv->shared.creds, key, (size_t)len) != 0)
+            log_msg(LOG_ERROR, "reload: --secret-key: out of memory: keeping the old key");
+        memset(key, 0, sizeof(key));
+    }
+    if (srv->shared.longterm != NULL)
+        reload_longterm(srv);
+    log_msg(LOG_INFO, "SIGHUP: reloaded");
 }
 
 static int check_ports(const struct server_config *cfg)
@@ -258,8 +396,14 @@ static void log_ready(const struct server *srv, enum io_backend backend)
                 used = sizeof(line) - 1;
         }
     }
-    log_msg(LOG_INFO, "ready: %u workers, backend %s, udp%s%s", srv->n_workers,
-            io_backend_name(backend), line, cfg->tcp ? ", tcp on the primary port" : "");
+    char tls[64] = "";
+    if (tcp_front_has_tls(srv->tcp))
+        snprintf(tls, sizeof(tls), ", tls on port %u", cfg->tls_port);
+    log_msg(LOG_INFO, "ready: %u workers, backend %s, udp%s%s%s, auth %s", srv->n_workers,
+            io_backend_name(backend), line, cfg->tcp ? ", tcp on the primary port" : "", tls,
+            cfg->auth == STUN_AUTH_NONE       ? "none"
+            : cfg->auth == STUN_AUTH_OPTIONAL ? "optional"
+                                              : "required");
 }
 
 void server_block_signals(sigset_t *set)
@@ -268,6 +412,7 @@ void server_block_signals(sigset_t *set)
     sigaddset(set, SIGTERM);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGUSR1);
+    sigaddset(set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, set, NULL);
 }
 
@@ -279,15 +424,30 @@ static bool any_worker_failed(const struct server *srv)
     return false;
 }
 
-/* SIGUSR1 prints the counters; SIGTERM or SIGINT returns. */
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* SIGUSR1 prints the counters, SIGHUP reloads; SIGTERM or SIGINT returns.
+ * Once a second it frees what reloads retired. */
 static void signal_loop(struct server *srv, const sigset_t *set)
 {
     for (;;) {
-        int sig = 0;
-        if (sigwait(set, &sig) != 0)
+        const struct timespec tick = {1, 0};
+        int sig = sigtimedwait(set, NULL, &tick);
+        if (srv->shared.longterm != NULL)
+            longterm_collect(srv->shared.longterm, monotonic_ms());
+        if (sig < 0)
             continue;
         if (sig == SIGUSR1) {
             print_counters(srv, "sigusr1");
+            continue;
+        }
+        if (sig == SIGHUP) {
+            reload(srv);
             continue;
         }
         if (any_worker_failed(srv))
@@ -308,8 +468,10 @@ static int start(struct server *srv, enum io_backend backend)
     }
     for (unsigned i = 0; i < srv->n_workers && err == 0; i++)
         err = open_worker(srv, &srv->workers[i], i);
-    if (err == 0 && cfg->tcp)
-        err = tcp_front_start(&srv->shared, &srv->tcp);
+    if (err == 0 && (cfg->tcp || srv->tls_ctx != NULL)) {
+        err = tcp_front_start(&srv->shared, srv->tls_ctx, &srv->tcp);
+        srv->tls_ctx = NULL; /* the front owns it, whatever the outcome */
+    }
     for (unsigned i = 0; i < srv->n_workers && err == 0; i++) {
         srv->workers[i].backend = backend;
         srv->workers[i].cpu = worker_cpu(cfg, i);
@@ -332,6 +494,13 @@ int server_run(const struct server_config *cfg)
     enum io_backend backend;
     if (check_ports(cfg) != 0 || choose_backend(cfg, &backend) != 0)
         return 1;
+    if (setup_tls(&srv, cfg) != 0 || setup_credentials(&srv, cfg) != 0 ||
+        setup_longterm(&srv, cfg) != 0) {
+        SSL_CTX_free(srv.tls_ctx);
+        credentials_destroy(srv.shared.creds);
+        longterm_destroy(srv.shared.longterm);
+        return 1;
+    }
     srv.workers = calloc(cfg->workers, sizeof(*srv.workers));
     if (srv.workers == NULL) {
         log_msg(LOG_ERROR, "out of memory for %u workers", cfg->workers);
@@ -349,5 +518,7 @@ int server_run(const struct server_config *cfg)
     for (unsigned i = 0; i < srv.n_workers; i++)
         close_worker(&srv.workers[i]);
     free(srv.workers);
+    credentials_destroy(srv.shared.creds);
+    longterm_destroy(srv.shared.longterm);
     return err == 0 && !failed ? 0 : 1;
 }

@@ -15,6 +15,9 @@
 
 #include "core/handler.h"
 
+struct credentials;
+struct longterm;
+
 enum {
     SERVER_MAX_WORKERS = 1024,
     SERVER_MAX_FAMILIES = 2, /* one IPv4 and one IPv6 primary address */
@@ -53,7 +56,18 @@ struct server_config {
     const char *software;  /* SOFTWARE attribute text, NULL for none */
     bool tcp;              /* serve STUN over TCP on the primary port */
     unsigned tcp_max_conns;
-    unsigned tcp_idle_ms;
+    unsigned tcp_idle_ms; /* TCP and TLS */
+    uint16_t tls_port;
+    const char *cert, *key; /* PEM files; TLS is served when both are set */
+    unsigned tls_max_conns;
+    unsigned tls_handshake_ms;
+    enum stun_auth_mode auth;
+    unsigned credential_ttl_s;
+    unsigned max_credentials;
+    const char *secret_key_file; /* NULL: a random key per process, no fleet */
+    const char *realm;           /* long-term credentials: REALM, with users_file */
+    const char *users_file;
+    unsigned nonce_ttl_s;
 };
 
 /* What every thread reads, built once at start-up, then immutable. */
@@ -62,7 +76,9 @@ struct server_shared {
     struct stun_handler_config handler;
     struct stun_endpoints eps[SERVER_MAX_FAMILIES]; /* per family, index as cfg->family */
     bool wildcard[SERVER_MAX_FAMILIES];             /* primary bound to a wildcard */
-    int stop;                                       /* set (release) to stop every thread */
+    struct credentials *creds; /* Shared Secret credentials; written by the front thread */
+    struct longterm *longterm; /* --users and the nonce key; replaced on SIGHUP */
+    int stop;                  /* set (release) to stop every thread */
 };
 
 /*

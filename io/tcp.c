@@ -1,6 +1,6 @@
 /*
- * The front thread: STUN over TCP. One epoll, level-triggered, watches the
- * listeners, an eventfd that wakes the thread to stop, and every
+ * The front thread: STUN over TCP and TLS. One epoll, level-triggered,
+ * watches the listeners, an eventfd that wakes the thread, and every
  * connection. Connections live in a table allocated once at start-up;
  * nothing is allocated per connection or per request.
  *
@@ -14,7 +14,17 @@
  * Idle connections are found through a list ordered by last activity
  * (oldest first): touching a connection moves it to the tail, and the
  * sweep closes from the head while the head is overdue, so it costs
- * nothing when nobody is idle, and its cost is capped per pass.
+ * nothing when nobody is idle, and its cost is capped per pass. A TLS
+ * connection sits on a second list, ordered by accept time, until its
+ * handshake is done: the handshake deadline is separate from the idle one.
+ *
+ * TLS (OpenSSL, non-blocking): each connection has its own SSL, made at
+ * accept (the only allocation per connection). A peer that stalls a
+ * handshake, or trickles one, holds a slot until the handshake deadline
+ * at most; TLS connections have their own cap, so a TCP flood cannot take
+ * the slots that minting needs, nor the reverse. This thread is the only
+ * writer of the shared-secret table: it mints, and reclaims expired
+ * credentials on every turn.
  */
 #include "io/tcp.h"
 
@@ -32,10 +42,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "core/stun.h"
 #include "core/wire.h"
 #include "io/addr.h"
+#include "io/credentials.h"
 #include "io/log.h"
+#include "io/tls.h"
 
 enum {
     TCP_BACKLOG = 1024,
@@ -46,21 +61,35 @@ enum {
     TCP_SWEEP_MAX = 1024,          /* idle closes per pass */
     TCP_TICK_MS = 1000,            /* longest wait: stop is seen even without a wake */
     TCP_ACCEPT_PAUSE_MS = 100,     /* out of descriptors: stop accepting this long */
+    TLS_PENDING_READS = 16,        /* reads per event of plaintext OpenSSL already holds */
 };
+
+/* What a listener or connection speaks; indexes caps, counts and listeners. */
+enum stream_kind { KIND_TCP = 0, KIND_TLS = 1, KIND_COUNT };
+
+/* The deadline lists: a handshake deadline from accept, an idle one after. */
+enum deadline_list { LIST_HANDSHAKE = 0, LIST_IDLE = 1, LIST_COUNT };
 
 /* Epoll tokens: a connection is (generation << 32 | slot); these are not slots. */
 #define TOKEN_WAKE 0xFFFFFFFFu
-#define TOKEN_LISTEN 0xFFFFFFF0u /* + family index */
+#define TOKEN_LISTEN 0xFFFFFFF0u /* + listener index: kind * SERVER_MAX_FAMILIES + family */
 #define SLOT_NONE 0xFFFFFFFFu
 
 struct conn {
-    int fd;              /* -1: the slot is free */
-    uint32_t gen;        /* bumped on every accept: tells a stale epoll event apart */
-    uint32_t events;     /* epoll interest now registered */
-    unsigned family;     /* index into cfg->family and shared->eps */
-    bool eof;            /* the peer closed its side: close once the answers are out */
-    uint32_t prev, next; /* idle list, oldest first */
-    uint64_t last_ms;    /* CLOCK_MONOTONIC of the last byte read or written */
+    int fd;          /* -1: the slot is free */
+    uint32_t gen;    /* bumped on every accept: tells a stale epoll event apart */
+    uint32_t events; /* epoll interest now registered */
+    unsigned family; /* index into cfg->family and shared->eps */
+    bool eof;        /* the peer closed its side: close once the answers are out */
+    enum stream_kind kind;
+    enum deadline_list list; /* which deadline list it is on */
+    SSL *ssl;                /* TLS only */
+    bool handshaking;        /* TLS handshake not finished */
+    uint32_t tls_wants;      /* handshake: EPOLLIN or EPOLLOUT, what OpenSSL waits for */
+    bool read_wants_write;   /* SSL_read must write first (TLS 1.3 key update) */
+    bool write_wants_read;   /* SSL_write must read first */
+    uint32_t prev, next;     /* deadline list, oldest first */
+    uint64_t last_ms;        /* CLOCK_MONOTONIC of the accept, then of the last activity */
     struct stun_addr peer, local;
     size_t in_len, out_len;
     uint8_t in[TCP_IN_SIZE];
@@ -70,62 +99,73 @@ struct conn {
 struct tcp_front {
     struct io_counters counters; /* first: its own cache lines; written by the thread only */
     const struct server_shared *shared;
-    int listen_fd[SERVER_MAX_FAMILIES];
+    int listen_fd[KIND_COUNT * SERVER_MAX_FAMILIES];
     int epoll_fd, wake_fd;
+    SSL_CTX *tls_ctx;     /* NULL: no TLS */
+    SSL_CTX *pending_ctx; /* a reloaded context, handed over by the main thread */
+    unsigned open[KIND_COUNT], cap[KIND_COUNT];
     bool thread_started;
     pthread_t thread;
     struct conn *conns;
     uint32_t n_conns;
     uint32_t *free_slots; /* stack of free slot indices */
     uint32_t n_free;
-    uint32_t idle_head, idle_tail;
+    struct {
+        uint32_t head, tail;
+    } list[LIST_COUNT];
     uint64_t now_ms;
     uint64_t accept_resume_ms; /* 0: accepting */
     bool warned_fds;
 };
 
-static uint64_t now_ms(void)
+static uint64_t clock_ms(clockid_t clock)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* ---- the idle list ---- */
+static uint64_t now_ms(void) { return clock_ms(CLOCK_MONOTONIC); }
 
-static void idle_unlink(struct tcp_front *f, struct conn *c)
+/* ---- the deadline lists ---- */
+
+static void list_unlink(struct tcp_front *f, struct conn *c)
 {
     if (c->prev != SLOT_NONE)
         f->conns[c->prev].next = c->next;
     else
-        f->idle_head = c->next;
+        f->list[c->list].head = c->next;
     if (c->next != SLOT_NONE)
         f->conns[c->next].prev = c->prev;
     else
-        f->idle_tail = c->prev;
+        f->list[c->list].tail = c->prev;
     c->prev = c->next = SLOT_NONE;
 }
 
-static void idle_push(struct tcp_front *f, struct conn *c)
+static void list_push(struct tcp_front *f, struct conn *c, enum deadline_list list)
 {
     uint32_t slot = (uint32_t)(c - f->conns);
-    c->prev = f->idle_tail;
+    c->list = list;
+    c->prev = f->list[list].tail;
     c->next = SLOT_NONE;
-    if (f->idle_tail != SLOT_NONE)
-        f->conns[f->idle_tail].next = slot;
+    if (f->list[list].tail != SLOT_NONE)
+        f->conns[f->list[list].tail].next = slot;
     else
-        f->idle_head = slot;
-    f->idle_tail = slot;
+        f->list[list].head = slot;
+    f->list[list].tail = slot;
 }
 
-/* The peer did something: it moves to the young end of the idle list. */
+/* The peer did something: it moves to the young end of the idle list. A
+ * connection still in its handshake keeps its accept-time deadline. */
 static void touch(struct tcp_front *f, struct conn *c)
 {
-    c->last_ms = f->now_ms;
-    if (f->idle_tail == (uint32_t)(c - f->conns))
+    if (c->list != LIST_IDLE)
         return;
-    idle_unlink(f, c);
-    idle_push(f, c);
+    c->last_ms = f->now_ms;
+    if (f->list[LIST_IDLE].tail == (uint32_t)(c - f->conns))
+        return;
+    list_unlink(f, c);
+    list_push(f, c, LIST_IDLE);
 }
 
 /* ---- connections ---- */
@@ -133,9 +173,19 @@ static void touch(struct tcp_front *f, struct conn *c)
 /* Closing the descriptor also takes it out of the epoll set. */
 static void conn_close(struct tcp_front *f, struct conn *c)
 {
-    idle_unlink(f, c);
+    list_unlink(f, c);
+    if (c->ssl != NULL) {
+        /* One close_notify, best effort: a non-blocking shutdown that
+         * cannot send it now gives up rather than wait. */
+        if (!c->handshaking)
+            SSL_shutdown(c->ssl);
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+        ERR_clear_error();
+    }
     close(c->fd);
     c->fd = -1;
+    f->open[c->kind]--;
     f->free_slots[f->n_free++] = (uint32_t)(c - f->conns);
 }
 
@@ -144,8 +194,22 @@ static uint64_t conn_token(const struct tcp_front *f, const struct conn *c)
     return (uint64_t)c->gen << 32 | (uint32_t)(c - f->conns);
 }
 
+/* A TLS connection's SSL, reading and writing fd; NULL if OpenSSL failed. */
+static SSL *tls_open(struct tcp_front *f, int fd)
+{
+    SSL *ssl = SSL_new(f->tls_ctx);
+    if (ssl != NULL && SSL_set_fd(ssl, fd) == 1) {
+        SSL_set_accept_state(ssl);
+        return ssl;
+    }
+    char reason[256];
+    log_msg(LOG_WARN, "tls: new connection: %s", tls_last_error(reason, sizeof(reason)));
+    SSL_free(ssl);
+    return NULL;
+}
+
 /* Takes a free slot for an accepted socket; -errno leaves fd to the caller. */
-static int conn_open(struct tcp_front *f, unsigned family, int fd,
+static int conn_open(struct tcp_front *f, enum stream_kind kind, unsigned family, int fd,
                      const struct sockaddr_storage *peer)
 {
     struct sockaddr_storage local;
@@ -153,12 +217,24 @@ static int conn_open(struct tcp_front *f, unsigned family, int fd,
     if (getsockname(fd, (struct sockaddr *)&local, &len) < 0)
         return -errno;
     struct conn *c = &f->conns[f->free_slots[f->n_free - 1]];
+    c->ssl = kind == KIND_TLS ? tls_open(f, fd) : NULL;
+    if (kind == KIND_TLS && c->ssl == NULL)
+        return -ENOMEM;
     struct epoll_event ev = {.events = EPOLLIN};
     c->gen++;
     ev.data.u64 = conn_token(f, c);
-    if (epoll_ctl(f->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
-        return -errno;
+    if (epoll_ctl(f->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        int err = -errno;
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+        return err;
+    }
     f->n_free--;
+    f->open[kind]++;
+    c->kind = kind;
+    c->handshaking = kind == KIND_TLS;
+    c->tls_wants = EPOLLIN;
+    c->read_wants_write = c->write_wants_read = false;
     /* Answers are whole and coalesced per read already; Nagle would only
      * hold a pipelined answer back behind the client's delayed ACK. */
     int one = 1;
@@ -171,7 +247,7 @@ static int conn_open(struct tcp_front *f, unsigned family, int fd,
     addr_to_stun(peer, &c->peer);
     addr_to_stun(&local, &c->local);
     c->last_ms = f->now_ms;
-    idle_push(f, c);
+    list_push(f, c, kind == KIND_TLS ? LIST_HANDSHAKE : LIST_IDLE);
     return 0;
 }
 
@@ -185,9 +261,10 @@ static void pause_accepting(struct tcp_front *f, int err)
         log_msg(LOG_WARN, "tcp accept: %s; pausing accepts", strerror(err));
         f->warned_fds = true;
     }
-    for (unsigned i = 0; i < f->shared->cfg->n_families; i++) {
+    for (unsigned i = 0; i < KIND_COUNT * SERVER_MAX_FAMILIES; i++) {
         struct epoll_event ev = {.events = 0, .data.u64 = TOKEN_LISTEN + i};
-        epoll_ctl(f->epoll_fd, EPOLL_CTL_MOD, f->listen_fd[i], &ev);
+        if (f->listen_fd[i] >= 0)
+            epoll_ctl(f->epoll_fd, EPOLL_CTL_MOD, f->listen_fd[i], &ev);
     }
     f->accept_resume_ms = f->now_ms + TCP_ACCEPT_PAUSE_MS;
 }
@@ -196,21 +273,24 @@ static void resume_accepting(struct tcp_front *f)
 {
     if (f->accept_resume_ms == 0 || f->now_ms < f->accept_resume_ms)
         return;
-    for (unsigned i = 0; i < f->shared->cfg->n_families; i++) {
+    for (unsigned i = 0; i < KIND_COUNT * SERVER_MAX_FAMILIES; i++) {
         struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TOKEN_LISTEN + i};
-        epoll_ctl(f->epoll_fd, EPOLL_CTL_MOD, f->listen_fd[i], &ev);
+        if (f->listen_fd[i] >= 0)
+            epoll_ctl(f->epoll_fd, EPOLL_CTL_MOD, f->listen_fd[i], &ev);
     }
     f->accept_resume_ms = 0;
 }
 
 /* Over the cap a connection is accepted and closed at once: left in the
  * backlog it would keep the listener readable and retry forever. */
-static void accept_all(struct tcp_front *f, unsigned family)
+static void accept_all(struct tcp_front *f, unsigned listener)
 {
+    enum stream_kind kind = listener / SERVER_MAX_FAMILIES;
+    unsigned family = listener % SERVER_MAX_FAMILIES;
     for (int i = 0; i < TCP_ACCEPT_BATCH; i++) {
         struct sockaddr_storage peer;
         socklen_t len = sizeof(peer);
-        int fd = accept4(f->listen_fd[family], (struct sockaddr *)&peer, &len,
+        int fd = accept4(f->listen_fd[listener], (struct sockaddr *)&peer, &len,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             int err = errno;
@@ -220,13 +300,13 @@ static void accept_all(struct tcp_front *f, unsigned family)
                 pause_accepting(f, err);
             return; /* EAGAIN: drained; others (accept(2)'s network errors): next event */
         }
-        if (f->n_free == 0) {
+        if (f->open[kind] >= f->cap[kind]) {
             close(fd);
-            counters_event(&f->counters, IO_TCP_REFUSED);
-        } else if (conn_open(f, family, fd, &peer) < 0) {
+            counters_event(&f->counters, kind == KIND_TLS ? IO_TLS_REFUSED : IO_TCP_REFUSED);
+        } else if (conn_open(f, kind, family, fd, &peer) < 0) {
             close(fd);
         } else {
-            counters_event(&f->counters, IO_TCP_ACCEPTED);
+            counters_event(&f->counters, kind == KIND_TLS ? IO_TLS_ACCEPTED : IO_TCP_ACCEPTED);
         }
     }
 }
@@ -276,6 +356,8 @@ static bool answer(struct tcp_front *f, struct conn *c, const uint8_t *msg, size
         .arrived = STUN_EP_A1P1,
         .eps = &sh->eps[c->family],
         .stream = true,
+        .tls = c->ssl != NULL,
+        .now_ms = clock_ms(CLOCK_REALTIME), /* credentials expire on the wall clock */
     };
     struct stun_reply reply;
     stun_handle(&sh->handler, &req, c->out + c->out_len, TX_BUF_SIZE, &reply);
@@ -332,15 +414,72 @@ static enum input process_input(struct tcp_front *f, struct conn *c)
 
 /* ---- reading and writing ---- */
 
+enum {
+    IO_AGAIN = -1, /* nothing now: wait for the next event */
+    IO_FAILED = -2,
+};
+
+/* What an SSL_read/SSL_write failure means for a non-blocking
+ * connection; *crossed is set when it waits for the other direction. */
+static ssize_t tls_outcome(struct tcp_front *f, struct conn *c, int ret, int same, bool *crossed)
+{
+    int why = SSL_get_error(c->ssl, ret);
+    switch (why) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+        *crossed = why != same;
+        return IO_AGAIN;
+    case SSL_ERROR_ZERO_RETURN: /* close_notify: the peer is done */
+        return 0;
+    default:
+        ERR_clear_error();
+        counters_event(&f->counters, IO_TLS_ERRORS);
+        return IO_FAILED;
+    }
+}
+
+/* Bytes read (> 0), 0 at end of stream, IO_AGAIN or IO_FAILED. */
+static ssize_t stream_recv(struct tcp_front *f, struct conn *c, void *buf, size_t len)
+{
+    if (c->ssl != NULL) {
+        size_t n;
+        c->read_wants_write = false;
+        int ret = SSL_read_ex(c->ssl, buf, len, &n);
+        return ret == 1 ? (ssize_t)n
+                        : tls_outcome(f, c, ret, SSL_ERROR_WANT_READ, &c->read_wants_write);
+    }
+    ssize_t n = recv(c->fd, buf, len, MSG_DONTWAIT);
+    if (n >= 0)
+        return n;
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? IO_AGAIN : IO_FAILED;
+}
+
+/* Bytes sent (> 0), IO_AGAIN or IO_FAILED. */
+static ssize_t stream_send(struct tcp_front *f, struct conn *c, const void *buf, size_t len)
+{
+    if (c->ssl != NULL) {
+        size_t n;
+        c->write_wants_read = false;
+        int ret = SSL_write_ex(c->ssl, buf, len, &n);
+        if (ret == 1)
+            return (ssize_t)n;
+        ssize_t r = tls_outcome(f, c, ret, SSL_ERROR_WANT_WRITE, &c->write_wants_read);
+        return r == 0 ? IO_FAILED : r;
+    }
+    for (;;) {
+        ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n >= 0 || errno != EINTR)
+            return n >= 0 ? n : errno == EAGAIN || errno == EWOULDBLOCK ? IO_AGAIN : IO_FAILED;
+    }
+}
+
 /* Returns false when the connection failed (the caller closes it). */
 static bool flush_output(struct tcp_front *f, struct conn *c)
 {
     while (c->out_len > 0) {
-        ssize_t n = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0 && errno == EINTR)
-            continue;
+        ssize_t n = stream_send(f, c, c->out, c->out_len);
         if (n < 0)
-            return errno == EAGAIN || errno == EWOULDBLOCK;
+            return n == IO_AGAIN;
         memmove(c->out, c->out + n, c->out_len - (size_t)n);
         c->out_len -= (size_t)n;
         touch(f, c);
@@ -354,9 +493,9 @@ static bool read_input(struct tcp_front *f, struct conn *c)
     if (c->in_len == TCP_IN_SIZE)
         return true; /* cannot happen while reading is on; be safe */
     bool starts_message = c->in_len == 0;
-    ssize_t n = recv(c->fd, c->in + c->in_len, TCP_IN_SIZE - c->in_len, MSG_DONTWAIT);
+    ssize_t n = stream_recv(f, c, c->in + c->in_len, TCP_IN_SIZE - c->in_len);
     if (n < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+        return n == IO_AGAIN;
     if (n == 0) {
         c->eof = true;
         return true;
@@ -370,10 +509,15 @@ static bool read_input(struct tcp_front *f, struct conn *c)
     return true;
 }
 
-/* Reads while an answer would fit; writes while answers wait. */
+/* Reads while an answer would fit; writes while answers wait; and
+ * whatever OpenSSL needs to go on (a handshake, or a read that must
+ * first write). */
 static bool update_interest(struct tcp_front *f, struct conn *c)
 {
     uint32_t want = (!c->eof && out_has_room(c) ? EPOLLIN : 0) | (c->out_len ? EPOLLOUT : 0);
+    if (c->handshaking)
+        want = c->tls_wants;
+    want |= (c->read_wants_write ? EPOLLOUT : 0) | (c->write_wants_read ? EPOLLIN : 0);
     if (want == c->events)
         return true;
     struct epoll_event ev = {.events = want, .data.u64 = conn_token(f, c)};
@@ -403,15 +547,76 @@ static bool serve(struct tcp_front *f, struct conn *c)
     }
 }
 
-static void conn_event(struct tcp_front *f, struct conn *c, uint32_t events)
+/* Drives a handshake on; false when it failed (counted). */
+static bool handshake(struct tcp_front *f, struct conn *c)
 {
-    bool ok = !(events & EPOLLERR);
-    if (ok && (events & EPOLLOUT))
-        ok = flush_output(f, c);
-    if (ok && (events & (EPOLLIN | EPOLLHUP)) && !c->eof && out_has_room(c))
+    c->tls_wants = 0;
+    int ret = SSL_do_handshake(c->ssl);
+    if (ret == 1) {
+        c->handshaking = false;
+        counters_event(&f->counters, IO_TLS_HANDSHAKES);
+        list_unlink(f, c);
+        list_push(f, c, LIST_IDLE);
+        touch(f, c);
+        return true;
+    }
+    int why = SSL_get_error(c->ssl, ret);
+    if (why == SSL_ERROR_WANT_READ || why == SSL_ERROR_WANT_WRITE) {
+        c->tls_wants = why == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT;
+        return true;
+    }
+    ERR_clear_error();
+    counters_event(&f->counters, IO_TLS_HANDSHAKE_FAILED);
+    return false;
+}
+
+/* OpenSSL may hold decrypted bytes that no epoll event will announce. */
+static bool tls_has_pending(const struct conn *c)
+{
+    return c->ssl != NULL && !c->handshaking && SSL_has_pending(c->ssl);
+}
+
+/*
+ * Reads what this event allows and answers it. A TLS record can hold more
+ * than the input buffer takes, so a TLS connection reads again while
+ * OpenSSL holds plaintext and answers fit, a bounded number of times;
+ * what is left is read at the connection's next event.
+ */
+static bool read_and_serve(struct tcp_front *f, struct conn *c, uint32_t events)
+{
+    bool ok = true;
+    bool readable = (events & (EPOLLIN | EPOLLHUP)) ||
+                    ((events & EPOLLOUT) && c->read_wants_write) || tls_has_pending(c);
+    if (readable && !c->eof && out_has_room(c))
         ok = read_input(f, c);
     if (ok)
         ok = serve(f, c);
+    for (int i = 0; ok && i < TLS_PENDING_READS && tls_has_pending(c); i++) {
+        if (c->eof || !out_has_room(c))
+            break;
+        ok = read_input(f, c) && serve(f, c);
+    }
+    return ok;
+}
+
+static void conn_event(struct tcp_front *f, struct conn *c, uint32_t events)
+{
+    bool ok = !(events & EPOLLERR);
+    if (ok && c->handshaking)
+        ok = handshake(f, c);
+    if (ok && c->handshaking) { /* still going: nothing to read or write yet */
+        if (!update_interest(f, c))
+            conn_close(f, c);
+        return;
+    }
+    if (!ok) {
+        conn_close(f, c);
+        return;
+    }
+    if ((events & EPOLLOUT) || ((events & EPOLLIN) && c->write_wants_read))
+        ok = flush_output(f, c);
+    if (ok)
+        ok = read_and_serve(f, c, events);
     /* RFC 8489 §6.2.2: the client closes; we close once its answers are out. */
     if (ok && c->eof && c->out_len == 0)
         ok = false;
@@ -423,27 +628,48 @@ static void conn_event(struct tcp_front *f, struct conn *c, uint32_t events)
 
 /* RFC 8489 §6.2.2: the server keeps a connection open until the client
  * closes it or it times out. Bounded per pass; the next wait is then 0. */
-static void sweep_idle(struct tcp_front *f)
+static unsigned list_timeout_ms(const struct tcp_front *f, enum deadline_list list)
 {
-    unsigned idle_ms = f->shared->cfg->tcp_idle_ms;
-    if (idle_ms == 0)
+    const struct server_config *cfg = f->shared->cfg;
+    return list == LIST_HANDSHAKE ? cfg->tls_handshake_ms : cfg->tcp_idle_ms;
+}
+
+static enum io_event timeout_event(const struct conn *c)
+{
+    if (c->list == LIST_HANDSHAKE)
+        return IO_TLS_HANDSHAKE_TIMEOUT;
+    return c->kind == KIND_TLS ? IO_TLS_IDLE_CLOSED : IO_TCP_IDLE_CLOSED;
+}
+
+static void sweep_list(struct tcp_front *f, enum deadline_list list)
+{
+    unsigned timeout = list_timeout_ms(f, list);
+    if (timeout == 0)
         return;
-    for (int i = 0; i < TCP_SWEEP_MAX && f->idle_head != SLOT_NONE; i++) {
-        struct conn *c = &f->conns[f->idle_head];
-        if (f->now_ms - c->last_ms < idle_ms)
+    for (int i = 0; i < TCP_SWEEP_MAX && f->list[list].head != SLOT_NONE; i++) {
+        struct conn *c = &f->conns[f->list[list].head];
+        if (f->now_ms - c->last_ms < timeout)
             return;
-        counters_event(&f->counters, IO_TCP_IDLE_CLOSED);
+        counters_event(&f->counters, timeout_event(c));
         conn_close(f, c);
     }
+}
+
+static void sweep_idle(struct tcp_front *f)
+{
+    sweep_list(f, LIST_HANDSHAKE);
+    sweep_list(f, LIST_IDLE);
 }
 
 /* Until the oldest connection's deadline or the end of an accept pause. */
 static int wait_ms(const struct tcp_front *f)
 {
     uint64_t now = now_ms(), until = now + TCP_TICK_MS;
-    unsigned idle_ms = f->shared->cfg->tcp_idle_ms;
-    if (idle_ms != 0 && f->idle_head != SLOT_NONE) {
-        uint64_t due = f->conns[f->idle_head].last_ms + idle_ms;
+    for (int list = 0; list < LIST_COUNT; list++) {
+        unsigned timeout = list_timeout_ms(f, list);
+        if (timeout == 0 || f->list[list].head == SLOT_NONE)
+            continue;
+        uint64_t due = f->conns[f->list[list].head].last_ms + timeout;
         if (due < until)
             until = due;
     }
@@ -452,12 +678,26 @@ static int wait_ms(const struct tcp_front *f)
     return until > now ? (int)(until - now) : 0;
 }
 
+/* A certificate reloaded on SIGHUP: new connections use it; those open
+ * keep theirs (an SSL holds a reference to its context). */
+static void take_reloaded_tls(struct tcp_front *f)
+{
+    SSL_CTX *ctx = __atomic_exchange_n(&f->pending_ctx, NULL, __ATOMIC_ACQ_REL);
+    if (ctx == NULL)
+        return;
+    SSL_CTX_free(f->tls_ctx);
+    f->tls_ctx = ctx;
+    counters_event(&f->counters, IO_TLS_RELOADS);
+}
+
 static void dispatch(struct tcp_front *f, const struct epoll_event *ev)
 {
     uint32_t slot = (uint32_t)ev->data.u64;
     if (slot == TOKEN_WAKE) {
-        /* Written only after shared->stop is set: the loop ends next, so
-         * the counter need not be read back. */
+        uint64_t wakes; /* level-triggered: read it, or it fires forever */
+        ssize_t n = read(f->wake_fd, &wakes, sizeof(wakes));
+        (void)n;
+        take_reloaded_tls(f);
     } else if (slot >= TOKEN_LISTEN) {
         accept_all(f, slot - TOKEN_LISTEN);
     } else {
@@ -484,13 +724,16 @@ static void *front_main(void *arg)
             dispatch(f, &ev[i]);
         resume_accepting(f);
         sweep_idle(f);
+        if (f->shared->creds != NULL)
+            credentials_reclaim(f->shared->creds, clock_ms(CLOCK_REALTIME));
     }
     return NULL;
 }
 
 /* ---- start and stop ---- */
 
-static int listen_one(const struct sockaddr_storage *primary, uint16_t port, int *out)
+static int listen_one(const struct sockaddr_storage *primary, uint16_t port, const char *what,
+                      int *out)
 {
     struct sockaddr_storage sa = *primary;
     addr_set_port(&sa, port);
@@ -513,21 +756,25 @@ fail:
     if (fd >= 0)
         close(fd);
     char text[ADDR_TEXT_MAX];
-    log_msg(LOG_ERROR, "cannot listen on tcp %s: %s", addr_format(&sa, text), strerror(err));
+    log_msg(LOG_ERROR, "cannot listen on %s %s: %s", what, addr_format(&sa, text), strerror(err));
     return -err;
 }
 
 /* Frees whatever front holds; safe on a half-built one. */
 static void front_free(struct tcp_front *f)
 {
-    for (uint32_t i = 0; f->conns != NULL && i < f->n_conns; i++)
+    for (uint32_t i = 0; f->conns != NULL && i < f->n_conns; i++) {
+        SSL_free(f->conns[i].ssl);
         if (f->conns[i].fd >= 0)
             close(f->conns[i].fd);
+    }
     free(f->free_slots);
     free(f->conns);
-    for (unsigned i = 0; i < SERVER_MAX_FAMILIES; i++)
+    for (unsigned i = 0; i < KIND_COUNT * SERVER_MAX_FAMILIES; i++)
         if (f->listen_fd[i] >= 0)
             close(f->listen_fd[i]);
+    SSL_CTX_free(f->tls_ctx);
+    SSL_CTX_free(f->pending_ctx);
     if (f->wake_fd >= 0)
         close(f->wake_fd);
     if (f->epoll_fd >= 0)
@@ -545,9 +792,10 @@ static struct tcp_front *front_alloc(const struct server_shared *shared)
     memset(f, 0, size);
     f->shared = shared;
     f->epoll_fd = f->wake_fd = -1;
-    for (unsigned i = 0; i < SERVER_MAX_FAMILIES; i++)
+    for (unsigned i = 0; i < KIND_COUNT * SERVER_MAX_FAMILIES; i++)
         f->listen_fd[i] = -1;
-    f->idle_head = f->idle_tail = SLOT_NONE;
+    for (int i = 0; i < LIST_COUNT; i++)
+        f->list[i].head = f->list[i].tail = SLOT_NONE;
     return f;
 }
 
@@ -590,36 +838,54 @@ static int open_epoll(struct tcp_front *f)
     return err;
 }
 
-/* Every family's listener, under the epoll; listen_one logs its failure. */
+/* One listener per family for each kind served, under the epoll;
+ * listen_one logs its failure. */
 static int open_listeners(struct tcp_front *f)
 {
     const struct server_config *cfg = f->shared->cfg;
-    for (unsigned i = 0; i < cfg->n_families; i++) {
-        int err = listen_one(&cfg->family[i].primary, cfg->port, &f->listen_fd[i]);
-        if (err != 0)
-            return err;
-        err = watch(f->epoll_fd, f->listen_fd[i], TOKEN_LISTEN + i);
-        if (err != 0) {
-            log_msg(LOG_ERROR, "tcp front: epoll: %s", strerror(-err));
-            return err;
+    static const char *const names[KIND_COUNT] = {"tcp", "tls"};
+    uint16_t ports[KIND_COUNT] = {cfg->port, cfg->tls_port};
+    for (unsigned kind = 0; kind < KIND_COUNT; kind++) {
+        for (unsigned i = 0; f->cap[kind] > 0 && i < cfg->n_families; i++) {
+            unsigned l = kind * SERVER_MAX_FAMILIES + i;
+            int err =
+                listen_one(&cfg->family[i].primary, ports[kind], names[kind], &f->listen_fd[l]);
+            if (err != 0)
+                return err;
+            err = watch(f->epoll_fd, f->listen_fd[l], TOKEN_LISTEN + l);
+            if (err != 0) {
+                log_msg(LOG_ERROR, "tcp front: epoll: %s", strerror(-err));
+                return err;
+            }
         }
     }
     return 0;
 }
 
-int tcp_front_start(const struct server_shared *shared, struct tcp_front **out)
+int tcp_front_start(const struct server_shared *shared, SSL_CTX *tls_ctx, struct tcp_front **out)
 {
     const struct server_config *cfg = shared->cfg;
+    unsigned tcp_cap = cfg->tcp ? cfg->tcp_max_conns : 0;
+    unsigned tls_cap = tls_ctx != NULL ? cfg->tls_max_conns : 0;
     /* Slots must stay below the listener and wake tokens. */
-    if (cfg->n_families > SERVER_MAX_FAMILIES || cfg->tcp_max_conns >= TOKEN_LISTEN) {
-        log_msg(LOG_ERROR, "tcp front: bad configuration (%u families, %u connections)",
-                cfg->n_families, cfg->tcp_max_conns);
+    if (cfg->n_families > SERVER_MAX_FAMILIES || tcp_cap >= TOKEN_LISTEN / 2 ||
+        tls_cap >= TOKEN_LISTEN / 2) {
+        log_msg(LOG_ERROR, "tcp front: bad configuration (%u families, %u + %u connections)",
+                cfg->n_families, tcp_cap, tls_cap);
+        SSL_CTX_free(tls_ctx);
         return -EINVAL;
     }
     struct tcp_front *f = front_alloc(shared);
-    int err = f == NULL ? -ENOMEM : table_alloc(f, cfg->tcp_max_conns);
+    if (f == NULL) {
+        SSL_CTX_free(tls_ctx);
+        return -ENOMEM;
+    }
+    f->tls_ctx = tls_ctx;
+    f->cap[KIND_TCP] = tcp_cap;
+    f->cap[KIND_TLS] = tls_cap;
+    int err = table_alloc(f, tcp_cap + tls_cap);
     if (err != 0) {
-        log_msg(LOG_ERROR, "tcp front: table of %u connections: %s", cfg->tcp_max_conns,
+        log_msg(LOG_ERROR, "tcp front: table of %u connections: %s", tcp_cap + tls_cap,
                 strerror(-err));
         goto fail;
     }
@@ -638,9 +904,22 @@ int tcp_front_start(const struct server_shared *shared, struct tcp_front **out)
     *out = f;
     return 0;
 fail:
-    if (f != NULL)
-        front_free(f);
+    front_free(f);
     return err;
+}
+
+void tcp_front_reload_tls(struct tcp_front *front, SSL_CTX *ctx)
+{
+    SSL_CTX *unused = __atomic_exchange_n(&front->pending_ctx, ctx, __ATOMIC_ACQ_REL);
+    SSL_CTX_free(unused); /* two reloads before the thread woke: the newer wins */
+    uint64_t one = 1;
+    ssize_t n = write(front->wake_fd, &one, sizeof(one));
+    (void)n; /* the thread also looks at every wake-up */
+}
+
+bool tcp_front_has_tls(const struct tcp_front *front)
+{
+    return front != NULL && front->cap[KIND_TLS] > 0;
 }
 
 void tcp_front_stop(struct tcp_front *front, struct io_counters *final)

@@ -2,12 +2,21 @@
 #include "io/worker.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "io/addr.h"
 
 bool worker_should_stop(const struct worker *w)
 {
     return __atomic_load_n(&w->shared->stop, __ATOMIC_ACQUIRE) != 0;
+}
+
+/* Credentials expire on the wall clock: every server of a fleet agrees. */
+static uint64_t wall_clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 size_t worker_handle(struct worker *w, unsigned family, enum stun_endpoint ep, const uint8_t *data,
@@ -26,6 +35,8 @@ size_t worker_handle(struct worker *w, unsigned family, enum stun_endpoint ep, c
     addr_to_stun(src, &source);
     req.source = &source;
     req.local = local;
+    req.tls = false;
+    req.now_ms = sh->handler.auth != STUN_AUTH_NONE ? wall_clock_ms() : 0;
     stun_handle(&sh->handler, &req, out, TX_BUF_SIZE, &reply);
     counters_status(&w->counters, reply.status);
     if (reply.len == 0)

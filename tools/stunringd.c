@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "crypto/secret_table.h"
 #include "io/addr.h"
 #include "io/cli.h"
 #include "io/log.h"
@@ -54,6 +55,20 @@ static void set_defaults(struct options *o)
     o->cfg.tcp = true;
     o->cfg.tcp_max_conns = 1024;
     o->cfg.tcp_idle_ms = 30000;
+    o->cfg.tls_port = 5349;
+    o->cfg.tls_max_conns = 1024;
+    o->cfg.tls_handshake_ms = 5000;
+    o->cfg.auth = STUN_AUTH_NONE;
+    o->cfg.credential_ttl_s = 600;
+    o->cfg.max_credentials = 100000; /* ~720 bytes each: 72 MB, 160 mints/s sustained */
+    o->cfg.nonce_ttl_s = 600;
+}
+
+static const char *auth_name(enum stun_auth_mode mode)
+{
+    return mode == STUN_AUTH_REQUIRED   ? "required"
+           : mode == STUN_AUTH_OPTIONAL ? "optional"
+                                        : "none";
 }
 
 /* Text of each flag's default, from set_defaults(). */
@@ -91,12 +106,39 @@ static void print_help(void)
            d.cfg.tcp_max_conns);
     printf("  --tcp-idle-ms N      close a TCP connection idle this long (default: %u)\n",
            d.cfg.tcp_idle_ms);
+    printf("  --tls-port N         port of STUN over TLS and Shared Secret Requests\n"
+           "                       (default: %u; served when --cert and --key are given)\n",
+           d.cfg.tls_port);
+    printf("  --cert FILE          TLS certificate chain, PEM (default: none: TLS off)\n");
+    printf("  --key FILE           TLS private key, PEM (default: none)\n");
+    printf("  --tls-max-conns N    open TLS connections at most (default: %u)\n",
+           d.cfg.tls_max_conns);
+    printf("  --tls-handshake-ms N close a TLS connection whose handshake takes longer\n"
+           "                       (default: %u)\n",
+           d.cfg.tls_handshake_ms);
+    printf("  --auth MODE          none, optional or required: short-term credentials on\n"
+           "                       Binding Requests (default: %s)\n",
+           auth_name(d.cfg.auth));
+    printf("  --credential-ttl S   seconds a minted Shared Secret stays valid (default: %u)\n",
+           d.cfg.credential_ttl_s);
+    printf("  --max-credentials N  credentials held at once, about 720 bytes each; size it\n"
+           "                       for (mints per second) x (TTL + 10 s) (default: %u)\n",
+           d.cfg.max_credentials);
+    printf("  --secret-key FILE    fleet key (16+ bytes): credentials minted by any server\n"
+           "                       holding it validate on all (default: a random key)\n");
+    printf("  --realm TEXT         REALM of long-term credentials, with --users\n"
+           "                       (default: none)\n");
+    printf("  --users FILE         long-term users, one 'USER:PASSWORD' or stunring-passwd\n"
+           "                       line each (default: none: no long-term credentials)\n");
+    printf("  --nonce-ttl S        seconds a NONCE stays valid; then 438 (default: %u)\n",
+           d.cfg.nonce_ttl_s);
     printf("  --log-level LEVEL    error, warn, info or debug (default: %s)\n",
            log_level_name(log_threshold));
     printf("  --print-config       print the effective configuration and exit\n");
     printf("  --version            print the version and exit\n");
     printf("  --help               this text\n\n"
-           "Signals: SIGTERM/SIGINT stop (exit 0), SIGUSR1 prints the counters.\n");
+           "Signals: SIGTERM/SIGINT stop (exit 0), SIGUSR1 prints the counters,\n"
+           "SIGHUP reloads the certificate, key and --secret-key.\n");
 }
 
 enum flag {
@@ -115,6 +157,18 @@ enum flag {
     F_NO_TCP,
     F_TCP_MAX_CONNS,
     F_TCP_IDLE_MS,
+    F_TLS_PORT,
+    F_CERT,
+    F_KEY,
+    F_TLS_MAX_CONNS,
+    F_TLS_HANDSHAKE_MS,
+    F_AUTH,
+    F_CREDENTIAL_TTL,
+    F_MAX_CREDENTIALS,
+    F_SECRET_KEY,
+    F_REALM,
+    F_USERS,
+    F_NONCE_TTL,
     F_LOG_LEVEL,
     F_PRINT_CONFIG,
     F_VERSION,
@@ -137,6 +191,18 @@ static const struct option flags[] = {
     {"no-tcp", no_argument, NULL, F_NO_TCP},
     {"tcp-max-conns", required_argument, NULL, F_TCP_MAX_CONNS},
     {"tcp-idle-ms", required_argument, NULL, F_TCP_IDLE_MS},
+    {"tls-port", required_argument, NULL, F_TLS_PORT},
+    {"cert", required_argument, NULL, F_CERT},
+    {"key", required_argument, NULL, F_KEY},
+    {"tls-max-conns", required_argument, NULL, F_TLS_MAX_CONNS},
+    {"tls-handshake-ms", required_argument, NULL, F_TLS_HANDSHAKE_MS},
+    {"auth", required_argument, NULL, F_AUTH},
+    {"credential-ttl", required_argument, NULL, F_CREDENTIAL_TTL},
+    {"max-credentials", required_argument, NULL, F_MAX_CREDENTIALS},
+    {"secret-key", required_argument, NULL, F_SECRET_KEY},
+    {"realm", required_argument, NULL, F_REALM},
+    {"users", required_argument, NULL, F_USERS},
+    {"nonce-ttl", required_argument, NULL, F_NONCE_TTL},
     {"log-level", required_argument, NULL, F_LOG_LEVEL},
     {"print-config", no_argument, NULL, F_PRINT_CONFIG},
     {"version", no_argument, NULL, F_VERSION},
@@ -162,6 +228,17 @@ static enum io_backend parse_backend(const char *text)
     if (strcmp(text, "mmsg") == 0)
         return IO_BACKEND_MMSG;
     cli_usage_error("--backend: want auto, uring or mmsg, got '%s'", text);
+}
+
+static enum stun_auth_mode parse_auth(const char *text)
+{
+    if (strcmp(text, "none") == 0)
+        return STUN_AUTH_NONE;
+    if (strcmp(text, "optional") == 0)
+        return STUN_AUTH_OPTIONAL;
+    if (strcmp(text, "required") == 0)
+        return STUN_AUTH_REQUIRED;
+    cli_usage_error("--auth: want none, optional or required, got '%s'", text);
 }
 
 static void add_address(const char *flag, const char **list, unsigned *n, const char *text)
@@ -224,6 +301,47 @@ static void apply_flag(struct options *o, int flag, const char *arg)
         break;
     case F_TCP_IDLE_MS:
         c->tcp_idle_ms = (unsigned)cli_number("--tcp-idle-ms", arg, 10, 86400000);
+        break;
+    case F_TLS_PORT:
+        c->tls_port = (uint16_t)cli_number("--tls-port", arg, 1, 65535);
+        break;
+    case F_CERT:
+        c->cert = arg;
+        break;
+    case F_KEY:
+        c->key = arg;
+        break;
+    case F_TLS_MAX_CONNS:
+        c->tls_max_conns = (unsigned)cli_number("--tls-max-conns", arg, 1, 65536);
+        break;
+    case F_TLS_HANDSHAKE_MS:
+        c->tls_handshake_ms = (unsigned)cli_number("--tls-handshake-ms", arg, 10, 600000);
+        break;
+    case F_AUTH:
+        c->auth = parse_auth(arg);
+        break;
+    case F_CREDENTIAL_TTL:
+        c->credential_ttl_s = (unsigned)cli_number("--credential-ttl", arg, 1, 7 * 86400);
+        break;
+    case F_MAX_CREDENTIALS:
+        c->max_credentials =
+            (unsigned)cli_number("--max-credentials", arg, 1, SECRET_TABLE_MAX_ENTRIES);
+        break;
+    case F_SECRET_KEY:
+        c->secret_key_file = arg;
+        break;
+    case F_REALM:
+        /* RFC 8489 §14.9: fewer than 128 characters, and a quoted-string. */
+        if (utf8_chars(arg) == 0 || utf8_chars(arg) > 127 || strpbrk(arg, "\"\\") != NULL)
+            cli_usage_error("--realm: want 1 to 127 characters without '\"' or '\\', got '%s'",
+                            arg);
+        c->realm = arg;
+        break;
+    case F_USERS:
+        c->users_file = arg;
+        break;
+    case F_NONCE_TTL:
+        c->nonce_ttl_s = (unsigned)cli_number("--nonce-ttl", arg, 1, 86400);
         break;
     case F_LOG_LEVEL: {
         int level = log_level_parse(arg);
@@ -304,6 +422,22 @@ static void resolve_addresses(struct options *o)
         cli_usage_error("--alt-port: must differ from --port (both %u)", c->port);
 }
 
+/* Flags that only make sense together. */
+static void check_combinations(const struct options *o)
+{
+    const struct server_config *c = &o->cfg;
+    if ((c->cert == NULL) != (c->key == NULL))
+        cli_usage_error("%s: needs %s too", c->cert ? "--cert" : "--key",
+                        c->cert ? "--key" : "--cert");
+    if (c->cert != NULL && c->tcp && c->tls_port == c->port)
+        cli_usage_error("--tls-port: must differ from --port (both %u)", c->port);
+    if ((c->realm == NULL) != (c->users_file == NULL))
+        cli_usage_error("%s: needs %s too", c->realm ? "--realm" : "--users",
+                        c->realm ? "--users" : "--realm");
+    if (c->users_file != NULL && c->auth == STUN_AUTH_NONE)
+        cli_usage_error("--users: needs --auth optional or required");
+}
+
 static void print_config(const struct options *o)
 {
     const struct server_config *c = &o->cfg;
@@ -324,6 +458,14 @@ static void print_config(const struct options *o)
     printf("software %s\n", c->software ? c->software : "(off)");
     printf("tcp %s\ntcp-max-conns %u\ntcp-idle-ms %u\n", c->tcp ? "on" : "off", c->tcp_max_conns,
            c->tcp_idle_ms);
+    printf("tls-port %u\ncert %s\nkey %s\ntls-max-conns %u\ntls-handshake-ms %u\n", c->tls_port,
+           c->cert ? c->cert : "(none)", c->key ? c->key : "(none)", c->tls_max_conns,
+           c->tls_handshake_ms);
+    printf("auth %s\ncredential-ttl %u\nmax-credentials %u\nsecret-key %s\n", auth_name(c->auth),
+           c->credential_ttl_s, c->max_credentials,
+           c->secret_key_file ? c->secret_key_file : "(random)");
+    printf("realm %s\nusers %s\nnonce-ttl %u\n", c->realm ? c->realm : "(none)",
+           c->users_file ? c->users_file : "(none)", c->nonce_ttl_s);
     printf("log-level %s\n", log_level_name(log_threshold));
 }
 
@@ -337,6 +479,7 @@ int main(int argc, char **argv)
     for (int flag; (flag = cli_next_flag(argc, argv, flags)) != -1;)
         apply_flag(&o, flag, optarg);
     resolve_addresses(&o);
+    check_combinations(&o);
     if (o.print_config) {
         print_config(&o);
         return 0;

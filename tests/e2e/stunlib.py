@@ -7,12 +7,18 @@
   build requests (classic RFC 3489 / modern RFC 8489, any attribute,
   FINGERPRINT) and parse answers strictly (lengths, padding, FINGERPRINT).
 - Checks: one line per check and a final "N passed, M failed".
+- TLS and short-term credentials: self-signed certificates made with the
+  openssl command, Python ssl clients, RFC 3489 Shared Secret Requests,
+  MESSAGE-INTEGRITY (classic: input zero-padded to 64 bytes, RFC 3489
+  §11.2.8; modern: RFC 8489 §14.5) on requests and verified on answers.
 
 Every wait here is bounded in time, every loop in count.
 """
 
 import argparse
 import atexit
+import hashlib
+import hmac
 import ipaddress
 import os
 import random
@@ -20,6 +26,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -40,6 +47,7 @@ BINDING_INDICATION = 0x0011
 BINDING_SUCCESS = 0x0101
 BINDING_ERROR = 0x0111
 SHARED_SECRET_REQUEST = 0x0002
+SHARED_SECRET_SUCCESS = 0x0102
 SHARED_SECRET_ERROR = 0x0112
 
 # Attributes.
@@ -49,9 +57,11 @@ CHANGE_REQUEST = 0x0003
 SOURCE_ADDRESS = 0x0004
 CHANGED_ADDRESS = 0x0005
 USERNAME = 0x0006
+PASSWORD = 0x0007
 MESSAGE_INTEGRITY = 0x0008
 ERROR_CODE = 0x0009
 UNKNOWN_ATTRIBUTES = 0x000A
+REFLECTED_FROM = 0x000B
 XOR_MAPPED_ADDRESS = 0x0020
 PADDING = 0x0026
 RESPONSE_PORT = 0x0027
@@ -66,8 +76,12 @@ ATTR_NAMES = {
     CHANGE_REQUEST: "CHANGE-REQUEST",
     SOURCE_ADDRESS: "SOURCE-ADDRESS",
     CHANGED_ADDRESS: "CHANGED-ADDRESS",
+    USERNAME: "USERNAME",
+    PASSWORD: "PASSWORD",
+    MESSAGE_INTEGRITY: "MESSAGE-INTEGRITY",
     ERROR_CODE: "ERROR-CODE",
     UNKNOWN_ATTRIBUTES: "UNKNOWN-ATTRIBUTES",
+    REFLECTED_FROM: "REFLECTED-FROM",
     XOR_MAPPED_ADDRESS: "XOR-MAPPED-ADDRESS",
     PADDING: "PADDING",
     RESPONSE_PORT: "RESPONSE-PORT",
@@ -112,19 +126,53 @@ def padding(n):
     return attr(PADDING, b"\0" * n)
 
 
+def address_attr(atype, ip, port):
+    """A plain (RFC 3489) address attribute: MAPPED-ADDRESS encoding."""
+    packed = ipaddress.ip_address(ip).packed
+    family = 1 if len(packed) == 4 else 2
+    return attr(atype, struct.pack("!BBH", 0, family, port) + packed)
+
+
+def response_address(ip, port):
+    return address_attr(RESPONSE_ADDRESS, ip, port)
+
+
+def username(name):
+    return attr(USERNAME, name if isinstance(name, bytes) else name.encode())
+
+
+def integrity_input(head_and_body, pad64):
+    """The HMAC input for a MESSAGE-INTEGRITY that follows head_and_body:
+    the header's length field counts up to the end of the MI attribute
+    (24 bytes); classic (RFC 3489 §11.2.8) zero-pads to a multiple of 64."""
+    length = len(head_and_body) - HEADER_LEN + 24
+    text = head_and_body[:2] + struct.pack("!H", length) + head_and_body[4:]
+    if pad64:
+        text += b"\0" * ((-len(text)) % 64)
+    return text
+
+
+def integrity(key, head_and_body, pad64):
+    return hmac.new(key, integrity_input(head_and_body, pad64), hashlib.sha1).digest()
+
+
 def build(msg_type=BINDING_REQUEST, attrs=(), classic=False, tid=None, fingerprint=False,
-          length=None):
+          length=None, key=None, pad64=None):
     """Returns (message bytes, transaction id). attrs: encoded TLVs (see attr()).
-    length overrides the header's length field (for lying messages)."""
+    length overrides the header's length field (for lying messages).
+    key: append MESSAGE-INTEGRITY (HMAC-SHA1 with key) after attrs, before
+    FINGERPRINT; pad64 (default: classic) pads the HMAC input to 64 bytes."""
     if tid is None:
         tid = new_tid(classic)
+    if pad64 is None:
+        pad64 = classic
     body = b"".join(attrs)
-    if fingerprint:
-        body_len = len(body) + 8
-    else:
-        body_len = len(body)
-    head = struct.pack("!HH", msg_type, body_len if length is None else length)
+    head = struct.pack("!HH", msg_type, 0)
     head += tid if classic else struct.pack("!I", MAGIC_COOKIE) + tid
+    if key is not None:
+        body += attr(MESSAGE_INTEGRITY, integrity(key, head + body, pad64))
+    body_len = len(body) + (8 if fingerprint else 0)
+    head = head[:2] + struct.pack("!H", body_len if length is None else length) + head[4:]
     msg = head + body
     if fingerprint:
         crc = (zlib.crc32(msg) & 0xFFFFFFFF) ^ FINGERPRINT_XOR
@@ -203,6 +251,37 @@ class Message:
         if len(v) < 4:
             raise StunError(f"ERROR-CODE of {len(v)} bytes")
         return (v[2] & 0x07) * 100 + v[3], v[4:].decode("utf-8", "replace")
+
+    def check_integrity(self, key, pad64=None):
+        """None when MESSAGE-INTEGRITY is present, keyed with key, and placed
+        as the rules want (classic: the last attribute; modern: followed by
+        FINGERPRINT at most); else what is wrong, as text."""
+        if pad64 is None:
+            pad64 = self.classic
+        mis = [a for a in self.attrs if a[0] == MESSAGE_INTEGRITY]
+        if not mis:
+            return "no MESSAGE-INTEGRITY"
+        if len(mis) > 1:
+            return f"{len(mis)} MESSAGE-INTEGRITY attributes"
+        _, value, off = mis[0]
+        after = [a[0] for a in self.attrs if a[2] > off]
+        allowed = [] if self.classic else [FINGERPRINT]
+        if any(t not in allowed for t in after):
+            return ("MESSAGE-INTEGRITY is followed by "
+                    + ", ".join(ATTR_NAMES.get(t, f"0x{t:04x}") for t in after))
+        if len(value) != 20:
+            return f"MESSAGE-INTEGRITY of {len(value)} bytes"
+        want = integrity(key, self.raw[:off], pad64)
+        if not hmac.compare_digest(value, want):
+            other = integrity(key, self.raw[:off], not pad64)
+            hint = (" (it would match with the other padding rule: "
+                    f"{'no' if pad64 else '64-byte'} padding)" if value == other else "")
+            return f"HMAC mismatch: got {value.hex()}, want {want.hex()}{hint}"
+        return None
+
+    def text(self, atype):
+        v = self.get(atype)
+        return None if v is None else v.decode("ascii", "replace")
 
     def unknown(self):
         v = self.get(UNKNOWN_ATTRIBUTES)
@@ -394,6 +473,100 @@ def free_ports(hosts_udp, hosts_tcp, count=2, consecutive=False):
     raise RuntimeError("no free ports found in 500 tries")
 
 
+# ---------------------------------------------------------------- TLS
+
+def make_cert(cert, key, cn="localhost", timeout=30):
+    """A self-signed P-256 certificate for cn (also named, with 127.0.0.1 and
+    ::1, in subjectAltName) and its key, PEM, by the openssl command."""
+    cmd = ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+           "-nodes", "-days", "1", "-subj", f"/CN={cn}",
+           "-addext", f"subjectAltName=DNS:{cn},IP:127.0.0.1,IP:::1",
+           "-keyout", key, "-out", cert]
+    r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)}: exit {r.returncode}: "
+                           f"{r.stderr.decode(errors='replace')}")
+
+
+def cert_der(cert):
+    with open(cert) as f:
+        return ssl.PEM_cert_to_DER_cert(f.read())
+
+
+def tls_context(cafile=None):
+    """A client context: verifying the server against cafile (its own
+    self-signed certificate) when given, else verifying nothing."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if cafile:
+        ctx.load_verify_locations(cafile)
+        ctx.check_hostname = True
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    else:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def tls_connect(addr, ctx, timeout=5.0, server_hostname="localhost"):
+    """A TLS connection to addr, handshake done (bounded by timeout)."""
+    raw = socket.create_connection(addr, timeout=timeout)
+    try:
+        conn = ctx.wrap_socket(raw, server_hostname=server_hostname)
+    except BaseException:
+        raw.close()
+        raise
+    conn.settimeout(timeout)
+    return conn
+
+
+def tls_close(conn):
+    """Sends close_notify (bounded by the socket's timeout), then closes: a
+    clean TLS shutdown, which the server need not count as an error."""
+    try:
+        conn.unwrap().close()
+    except (OSError, ValueError):
+        conn.close()
+
+
+class Credential:
+    """A minted Shared Secret: username and password (bytes), the message,
+    and the local address of the TLS connection that minted it."""
+
+    def __init__(self, msg, local):
+        self.msg = msg
+        self.username = msg.get(USERNAME)
+        self.password = msg.get(PASSWORD)
+        self.local = local
+
+    @property
+    def key(self):
+        return self.password  # RFC 3489 §9.2: the password is the HMAC key as-is
+
+
+def shared_secret_over(conn, timeout=3.0):
+    """One Shared Secret Request on an open stream; its answer (or None)."""
+    msg, tid = build(SHARED_SECRET_REQUEST, classic=True)
+    conn.sendall(msg)
+    m = recv_stream_message(conn, timeout)
+    if m is not None and m.tid != tid:
+        raise StunError(f"Shared Secret answer for another transaction: {m.describe()}")
+    return m
+
+
+def mint(addr, ctx, timeout=3.0):
+    """Connects over TLS, sends a Shared Secret Request, returns a Credential,
+    or raises StunError with what came back instead."""
+    with tls_connect(addr, ctx, timeout) as conn:
+        local = norm(conn.getsockname())
+        m = shared_secret_over(conn, timeout)
+        tls_close(conn)
+    if m is None:
+        raise StunError("no answer to the Shared Secret Request")
+    if m.type != SHARED_SECRET_SUCCESS or not m.has(USERNAME) or not m.has(PASSWORD):
+        raise StunError(f"Shared Secret Request answered {m.describe()} error {m.error()}")
+    return Credential(m, local)
+
+
 # ---------------------------------------------------------------- the daemon
 
 _LIVE = []
@@ -464,7 +637,7 @@ class Server:
     single-address server). Ports are chosen free at start()."""
 
     def __init__(self, exe, backend, listen=("127.0.0.1",), alt=("127.0.0.2",), workers=2,
-                 extra=(), tcp=True, name="server", env=None):
+                 extra=(), tcp=True, name="server", env=None, tls=False):
         self.exe = exe
         self.env = env  # extra environment variables for the server
         self.backend = backend
@@ -480,6 +653,14 @@ class Server:
         _LOGDIRS.append(self.logdir)
         self.logpath = None
         self.returncode = None
+        # tls: a free TCP port for --tls-port and a fresh self-signed
+        # certificate (regenerate with new_cert(), then reload()).
+        self.tls = tls
+        self.ptls = None
+        self.cert = os.path.join(self.logdir, "cert.pem") if tls else None
+        self.key = os.path.join(self.logdir, "key.pem") if tls else None
+        if tls:
+            make_cert(self.cert, self.key)
 
     # -- endpoints
 
@@ -497,6 +678,25 @@ class Server:
     def primary(self):
         return self.ep("A1P1")
 
+    @property
+    def tls_ep(self):
+        """The TLS listener on the first primary address, as (ip, port)."""
+        return str(ipaddress.ip_address(self.listen[0])), self.ptls
+
+    def new_cert(self):
+        """Replaces the certificate and key files with a fresh self-signed
+        pair (written aside, then renamed in place); returns the new DER."""
+        make_cert(self.cert + ".new", self.key + ".new")
+        os.replace(self.key + ".new", self.key)
+        os.replace(self.cert + ".new", self.cert)
+        return cert_der(self.cert)
+
+    def reload(self):
+        """SIGHUP by PID."""
+        if not self.alive():
+            raise ServerError(f"{self.name}: not running (exit {self.proc.poll()})")
+        os.kill(self.proc.pid, signal.SIGHUP)
+
     # -- life cycle
 
     def command(self):
@@ -509,14 +709,19 @@ class Server:
                 "--workers", str(self.workers), "--backend", self.backend]
         if not self.tcp:
             cmd += ["--no-tcp"]
+        if self.tls:
+            cmd += ["--tls-port", str(self.ptls), "--cert", self.cert, "--key", self.key]
         return cmd + self.extra
 
     def start(self, ready_timeout=15.0, tries=5):
         udp_hosts = self.listen + self.alt
-        tcp_hosts = self.listen if self.tcp else []
+        tcp_hosts = self.listen if self.tcp or self.tls else []
         last = ""
         for attempt in range(1, tries + 1):
-            self.p1, self.p2 = free_ports(udp_hosts, tcp_hosts)
+            if self.tls:
+                self.p1, self.p2, self.ptls = free_ports(udp_hosts, tcp_hosts, count=3)
+            else:
+                self.p1, self.p2 = free_ports(udp_hosts, tcp_hosts)
             self.logpath = os.path.join(self.logdir, f"{self.name}-{attempt}.log")
             cmd = self.command()
             with open(self.logpath, "wb") as log:

@@ -296,8 +296,9 @@ static const uint8_t rfc5769_lt_key[16] STUN_VECTOR_UNUSED = {
  *   NONCE     = "obMatJos2AAACf//499k954d6OL34oL9FSTvy64sA" (41 bytes, 3 bytes
  *               0x00 padding). Begins with the RFC 8489 s9.2 nonce cookie:
  *               "obMatJos2" + "AAAC" (base64 of the 24 security-feature bits,
- *               bytes 00 00 02; which named feature that is depends on the bit
- *               order, which RFC 8489 s9.2/s18.1 number from the MSB).
+ *               bytes 00 00 02: bit 1 counted from the least significant,
+ *               Username Anonymity, as RFC 8489 Errata 6290 numbers them; the
+ *               vector does use USERHASH).
  *   REALM     = "example.org" (11 bytes, 1 byte 0x00 padding)
  *   PASSWORD-ALGORITHM = algorithm 0x0002 (SHA-256), parameters length 0
  *   MESSAGE-INTEGRITY-SHA256 = HMAC-SHA256(key, msg[0..127] w/ length 0x0090)

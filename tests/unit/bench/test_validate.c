@@ -97,7 +97,7 @@ static bool try_exchange(struct exchange *x, enum bench_kind kind, uint64_t now)
         .eps = &four,
         .stream = x->stream,
     };
-    struct stun_handler_config cfg = {NULL, 0};
+    struct stun_handler_config cfg = {.software = NULL};
     struct stun_reply reply;
     stun_handle(&cfg, &r, x->ans, sizeof(x->ans), &reply);
     cr_assert_eq(reply.status, STUN_OK, "the server refused a %s request: status %d",

@@ -44,8 +44,9 @@ static const struct stun_endpoints single = {
     .alternate = false,
 };
 
-static const struct stun_handler_config plain = {NULL, 0};
-static const struct stun_handler_config with_software = {"stunring test", 13};
+static const struct stun_handler_config plain = {.software = NULL};
+static const struct stun_handler_config with_software = {.software = "stunring test",
+                                                         .software_len = 13};
 
 /* The endpoint differing in both address and port, written out (not XORed). */
 static const enum stun_endpoint other_of[STUN_EP_COUNT] = {

@@ -116,7 +116,8 @@ Test(status, drops_and_error_codes)
     cr_assert_eq(stun_status_error_code(STUN_REJECT_ATTR_OVERRUN, false), 400);
     cr_assert_eq(stun_status_error_code(STUN_REJECT_ATTR_INVALID, true), 400);
     cr_assert_eq(stun_status_error_code(STUN_REJECT_UNKNOWN_ATTR, true), 420);
-    cr_assert_eq(stun_status_error_code(STUN_REJECT_NO_INTEGRITY, false), 401);
+    cr_assert_eq(stun_status_error_code(STUN_REJECT_NO_INTEGRITY, false), 400);
+    cr_assert_eq(stun_status_error_code(STUN_REJECT_NO_INTEGRITY, true), 401);
     cr_assert_eq(stun_status_error_code(STUN_REJECT_BAD_INTEGRITY, true), 431);
     cr_assert_eq(stun_status_error_code(STUN_REJECT_BAD_INTEGRITY, false), 401);
 }
