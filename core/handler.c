@@ -4,19 +4,35 @@
 #include <string.h>
 
 #include "core/integrity.h"
+#include "core/nonce.h"
 #include "core/writer.h"
+#include "crypto/digest.h"
 
 enum {
-    FINGERPRINT_SIZE = 8, /* a FINGERPRINT attribute: header and CRC */
-    INTEGRITY_SIZE = 24,  /* a MESSAGE-INTEGRITY attribute: header and HMAC-SHA1 */
+    FINGERPRINT_SIZE = 8,       /* a FINGERPRINT attribute: header and CRC */
+    INTEGRITY_SIZE = 24,        /* a MESSAGE-INTEGRITY attribute: header and HMAC-SHA1 */
+    INTEGRITY_SHA256_SIZE = 36, /* MESSAGE-INTEGRITY-SHA256, untruncated */
 };
+
+/* Our PASSWORD-ALGORITHMS value (RFC 8489 §14.11): SHA-256, then MD5, no
+ * parameters. Sent in every long-term 401 and 438; echoed by clients. */
+static const uint8_t password_algorithms[8] = {
+    0, CRYPTO_PASSWORD_SHA256, 0, 0, 0, CRYPTO_PASSWORD_MD5, 0, 0,
+};
+
+static const uint32_t any_integrity =
+    1u << STUN_A_MESSAGE_INTEGRITY | 1u << STUN_A_MESSAGE_INTEGRITY_SHA256;
 
 /* What judging a request established, beside its status. */
 struct verdict {
-    uint32_t change;                   /* CHANGE-REQUEST flags */
-    const struct crypto_hmac_key *key; /* authenticated: sign with it (&cred.key); else NULL */
-    struct stun_credential cred;       /* valid once a lookup found it */
-    struct stun_minted minted;         /* valid for STUN_OK_MINTED */
+    uint32_t change; /* CHANGE-REQUEST flags */
+    /* Authenticated: sign with it; else NULL. Its algorithm picks the
+     * attribute: HMAC-SHA1 MESSAGE-INTEGRITY, HMAC-SHA256 -SHA256. */
+    const struct crypto_hmac_key *key;
+    struct stun_credential cred;             /* valid once a lookup found it (minted_for: always
+                                                after a long-term success) */
+    const struct crypto_hmac_key *nonce_key; /* loaded once, by the long-term path */
+    struct stun_minted minted;               /* valid for STUN_OK_MINTED */
 };
 
 static bool ip_unspecified(const struct stun_addr *a)
@@ -72,12 +88,10 @@ static enum stun_status find_credential(const struct stun_handler_config *cfg,
  * (RFC 8489 §9.1.3 checks the same things; status.c maps the codes).
  * STUN_OK with v->key NULL: an unsigned request, allowed.
  */
-static enum stun_status authenticate(const struct stun_handler_config *cfg,
-                                     const struct stun_request *req, const struct stun_msg *m,
-                                     struct verdict *v)
+static enum stun_status authenticate_short_term(const struct stun_handler_config *cfg,
+                                                const struct stun_request *req,
+                                                const struct stun_msg *m, struct verdict *v)
 {
-    const uint32_t any_integrity =
-        1u << STUN_A_MESSAGE_INTEGRITY | 1u << STUN_A_MESSAGE_INTEGRITY_SHA256;
     uint16_t user_len;
     if ((m->present & any_integrity) == 0)
         return cfg->auth == STUN_AUTH_REQUIRED ? STUN_REJECT_NO_INTEGRITY : STUN_OK;
@@ -98,6 +112,139 @@ static enum stun_status authenticate(const struct stun_handler_config *cfg,
         return STUN_REJECT_BAD_INTEGRITY;
     v->key = &v->cred.key;
     return STUN_OK;
+}
+
+/* Whether the long-term mechanism (RFC 8489 §9.2) judges a modern request:
+ * it names a realm, nonce or hashed user, or it is unsigned where signing
+ * is required (the challenge). Signed with USERNAME alone: short-term (ICE). */
+static bool wants_long_term(const struct stun_handler_config *cfg, const struct stun_msg *m)
+{
+    const uint32_t long_term = 1u << STUN_A_REALM | 1u << STUN_A_NONCE | 1u << STUN_A_USERHASH;
+    if (cfg->realm == NULL || m->classic)
+        return false;
+    if (m->present & long_term)
+        return true;
+    return (m->present & any_integrity) == 0 && cfg->auth == STUN_AUTH_REQUIRED;
+}
+
+/* RFC 8489 §9.2.4: 438 for a nonce that is not (or no longer) ours. */
+static enum stun_status check_nonce(const struct stun_request *req, const struct stun_msg *m,
+                                    const struct verdict *v, unsigned *features)
+{
+    uint16_t len = 0;
+    const uint8_t *nonce = stun_msg_attr(m, STUN_A_NONCE, &len);
+    switch (stun_nonce_check(v->nonce_key, req->source, nonce, len, req->now_ms / 1000, features)) {
+    case STUN_NONCE_VALID:
+        return STUN_OK;
+    case STUN_NONCE_STALE:
+        return STUN_REJECT_STALE_NONCE;
+    default:
+        return STUN_REJECT_FORGED_NONCE;
+    }
+}
+
+static bool realm_matches(const struct stun_handler_config *cfg, const struct stun_msg *m)
+{
+    uint16_t len = 0;
+    const uint8_t *realm = stun_msg_attr(m, STUN_A_REALM, &len);
+    return len == cfg->realm_len && memcmp(realm, cfg->realm, len) == 0;
+}
+
+/*
+ * RFC 8489 §9.2.4 and §14.11-14.12: the password algorithm. Neither
+ * attribute: MD5. Otherwise both, PASSWORD-ALGORITHMS exactly as we sent
+ * it (only under a nonce advertising the feature), and PASSWORD-ALGORITHM
+ * one of its entries, without parameters.
+ */
+static enum stun_status negotiate_algorithm(const struct stun_msg *m, unsigned features,
+                                            unsigned *alg)
+{
+    const uint32_t both = 1u << STUN_A_PASSWORD_ALGORITHM | 1u << STUN_A_PASSWORD_ALGORITHMS;
+    uint16_t len = 0, chosen_len = 0;
+    *alg = CRYPTO_PASSWORD_MD5;
+    if ((m->present & both) == 0)
+        return STUN_OK;
+    if ((m->present & both) != both || !(features & STUN_FEATURE_PASSWORD_ALGORITHMS))
+        return STUN_REJECT_PASSWORD_ALGORITHM;
+    const uint8_t *offered = stun_msg_attr(m, STUN_A_PASSWORD_ALGORITHMS, &len);
+    const uint8_t *chosen = stun_msg_attr(m, STUN_A_PASSWORD_ALGORITHM, &chosen_len);
+    if (len != sizeof(password_algorithms) || memcmp(offered, password_algorithms, len) != 0)
+        return STUN_REJECT_PASSWORD_ALGORITHM;
+    /* Either entry of ours: an algorithm, then a zero parameter length. */
+    if (chosen_len != 4 || (memcmp(chosen, offered, 4) != 0 && memcmp(chosen, offered + 4, 4) != 0))
+        return STUN_REJECT_PASSWORD_ALGORITHM;
+    *alg = chosen[1];
+    return STUN_OK;
+}
+
+/* The user's keys under alg, by USERHASH (preferred) or USERNAME. */
+static bool find_user(const struct stun_handler_config *cfg, const struct stun_msg *m, unsigned alg,
+                      struct stun_user_keys *keys)
+{
+    uint16_t len = 0;
+    const uint8_t *id = stun_msg_attr(m, STUN_A_USERHASH, &len);
+    bool by_hash = id != NULL;
+    if (!by_hash)
+        id = stun_msg_attr(m, STUN_A_USERNAME, &len);
+    return cfg->user_keys(cfg->users_ctx, id, len, by_hash, alg, keys);
+}
+
+/* RFC 8489 §9.2.4: MESSAGE-INTEGRITY-SHA256 when present, else MESSAGE-
+ * INTEGRITY; the answer is signed the same way. */
+static enum stun_status verify_long_term(const struct stun_msg *m,
+                                         const struct stun_user_keys *keys, struct verdict *v)
+{
+    bool sha256 = stun_msg_has(m, STUN_A_MESSAGE_INTEGRITY_SHA256);
+    const struct crypto_hmac_key *key = sha256 ? keys->integrity_sha256 : keys->integrity;
+    /* No key of that kind (or not of that hash): as no user. The key's
+     * hash also picks how the answer is signed (write_integrity). */
+    if (key == NULL || (crypto_hmac_len(key) == CRYPTO_SHA256_LEN) != sha256)
+        return STUN_REJECT_LT_UNKNOWN_USER;
+    enum stun_status s =
+        sha256 ? stun_msg_verify_integrity_sha256(m, key) : stun_msg_verify_integrity(m, key);
+    if (s != STUN_OK)
+        return STUN_REJECT_LT_BAD_INTEGRITY;
+    v->key = key;
+    v->cred.minted_for.family = 0; /* REFLECTED-FROM: the source */
+    return STUN_OK;
+}
+
+/* Long-term authentication, RFC 8489 §9.2.4's checks in its order. */
+static enum stun_status authenticate_long_term(const struct stun_handler_config *cfg,
+                                               const struct stun_request *req,
+                                               const struct stun_msg *m, struct verdict *v)
+{
+    const uint32_t user = 1u << STUN_A_USERNAME | 1u << STUN_A_USERHASH;
+    const uint32_t realm_nonce = 1u << STUN_A_REALM | 1u << STUN_A_NONCE;
+    struct stun_user_keys keys;
+    unsigned features = 0, alg;
+    v->nonce_key = __atomic_load_n(&cfg->nonce_key, __ATOMIC_ACQUIRE);
+    if (v->nonce_key == NULL || cfg->user_keys == NULL)
+        return STUN_REJECT_SERVER_ERROR;
+    if ((m->present & any_integrity) == 0)
+        return STUN_REJECT_LT_CHALLENGE;
+    if ((m->present & user) == 0 || (m->present & realm_nonce) != realm_nonce)
+        return STUN_REJECT_LT_MISSING_ATTR;
+    enum stun_status s = check_nonce(req, m, v, &features);
+    if (s != STUN_OK)
+        return s;
+    if (!realm_matches(cfg, m))
+        return STUN_REJECT_WRONG_REALM;
+    if ((s = negotiate_algorithm(m, features, &alg)) != STUN_OK)
+        return s;
+    if (!find_user(cfg, m, alg, &keys))
+        return STUN_REJECT_LT_UNKNOWN_USER;
+    return verify_long_term(m, &keys, v);
+}
+
+/* STUN_OK with v->key NULL: an unsigned request, allowed. */
+static enum stun_status authenticate(const struct stun_handler_config *cfg,
+                                     const struct stun_request *req, const struct stun_msg *m,
+                                     struct verdict *v)
+{
+    if (wants_long_term(cfg, m))
+        return authenticate_long_term(cfg, req, m, v);
+    return authenticate_short_term(cfg, req, m, v);
 }
 
 /* RFC 3489 §8.1: RESPONSE-ADDRESS, for authenticated requests only. */
@@ -203,7 +350,7 @@ static void write_padding(const struct stun_handler_config *cfg, const struct st
     if (cfg->software != NULL)
         tail += STUN_ATTR_HEADER_LEN + ((cfg->software_len + 3u) & ~3u);
     if (key != NULL)
-        tail += INTEGRITY_SIZE;
+        tail += crypto_hmac_len(key) == CRYPTO_SHA256_LEN ? INTEGRITY_SHA256_SIZE : INTEGRITY_SIZE;
     if (!m->classic && stun_msg_has(m, STUN_A_FINGERPRINT))
         tail += FINGERPRINT_SIZE;
     size_t limit = req->len < w->cap ? req->len : w->cap;
@@ -241,14 +388,24 @@ static void write_addresses(const struct stun_request *req, const struct stun_ms
         write_endpoints(req, from, STUN_ATTR_RESPONSE_ORIGIN, STUN_ATTR_OTHER_ADDRESS, w);
 }
 
-/* SOFTWARE, then MESSAGE-INTEGRITY when key is set, then FINGERPRINT if
- * asked. Inline: the hot path must not pay a call for it. */
+/* MESSAGE-INTEGRITY for an HMAC-SHA1 key, MESSAGE-INTEGRITY-SHA256 for
+ * an HMAC-SHA256 one (a long-term answer signed as its request was). */
+static void write_integrity(const struct crypto_hmac_key *key, struct stun_writer *w)
+{
+    if (crypto_hmac_len(key) == CRYPTO_SHA256_LEN)
+        stun_write_integrity_sha256(w, key);
+    else
+        stun_write_integrity(w, key);
+}
+
+/* SOFTWARE, then the integrity attribute when key is set, then FINGERPRINT
+ * if asked. Inline: the hot path must not pay a call for it. */
 static inline void write_tail(const struct stun_handler_config *cfg, const struct stun_msg *m,
                               const struct crypto_hmac_key *key, struct stun_writer *w)
 {
     write_software(cfg, w);
     if (key != NULL)
-        stun_write_integrity(w, key);
+        write_integrity(key, w);
     if (!m->classic && stun_msg_has(m, STUN_A_FINGERPRINT))
         stun_write_fingerprint(w);
 }
@@ -341,8 +498,41 @@ static const struct crypto_hmac_key *error_key(const struct verdict *v, int code
     }
 }
 
-static void answer_error(const struct stun_handler_config *cfg, const struct stun_msg *m,
-                         enum stun_status why, const struct verdict *v, struct stun_writer *w)
+/* The long-term rejections that (re)issue the challenge (RFC 8489 §9.2.4). */
+static bool challenges(enum stun_status why)
+{
+    switch (why) {
+    case STUN_REJECT_LT_CHALLENGE:
+    case STUN_REJECT_STALE_NONCE:
+    case STUN_REJECT_FORGED_NONCE:
+    case STUN_REJECT_WRONG_REALM:
+    case STUN_REJECT_LT_UNKNOWN_USER:
+    case STUN_REJECT_LT_BAD_INTEGRITY:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* REALM, a fresh NONCE for the source, and PASSWORD-ALGORITHMS. */
+static void write_challenge(const struct stun_handler_config *cfg, const struct stun_request *req,
+                            const struct verdict *v, struct stun_writer *w)
+{
+    const unsigned features = STUN_FEATURE_PASSWORD_ALGORITHMS | STUN_FEATURE_USERNAME_ANONYMITY;
+    /* Rounded up: a nonce lives at least --nonce-ttl, never a second less. */
+    uint64_t expiry_s = (req->now_ms + 999) / 1000 + cfg->nonce_ttl_s;
+    char nonce[STUN_NONCE_MAX];
+    size_t len =
+        stun_nonce_make(v->nonce_key, req->source, expiry_s, features, nonce, sizeof(nonce));
+    stun_write_text(w, STUN_ATTR_REALM, cfg->realm, cfg->realm_len);
+    stun_write_text(w, STUN_ATTR_NONCE, nonce, len);
+    stun_write_bytes(w, STUN_ATTR_PASSWORD_ALGORITHMS, password_algorithms,
+                     sizeof(password_algorithms));
+}
+
+static void answer_error(const struct stun_handler_config *cfg, const struct stun_request *req,
+                         const struct stun_msg *m, enum stun_status why, const struct verdict *v,
+                         struct stun_writer *w)
 {
     int code = stun_status_error_code(why, m->classic);
     stun_write_error(w, code, NULL);
@@ -351,6 +541,8 @@ static void answer_error(const struct stun_handler_config *cfg, const struct stu
         write_software(cfg, w);
         return;
     }
+    if (challenges(why))
+        write_challenge(cfg, req, v, w);
     write_unknown(m, why, w);
     write_tail(cfg, m, error_key(v, code), w);
 }
@@ -401,6 +593,6 @@ void stun_handle(const struct stun_handler_config *cfg, const struct stun_reques
     else if (reply->status == STUN_OK_MINTED)
         answer_shared_secret(cfg, &m, &v, &w);
     else
-        answer_error(cfg, &m, reply->status, &v, &w);
+        answer_error(cfg, req, &m, reply->status, &v, &w);
     reply->len = stun_writer_finish(&w);
 }

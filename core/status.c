@@ -10,13 +10,22 @@ int stun_status_error_code(enum stun_status s, bool classic)
     case STUN_REJECT_BAD_RESPONSE_ADDRESS:
     case STUN_REJECT_PADDING_AND_PORT:
     case STUN_REJECT_BAD_PORT:
+    case STUN_REJECT_LT_MISSING_ATTR:
+    case STUN_REJECT_PASSWORD_ALGORITHM:
         return STUN_ERR_BAD_REQUEST;
     case STUN_REJECT_UNKNOWN_ATTR:
     case STUN_REJECT_NO_ALTERNATE:
     case STUN_REJECT_STREAM_ONLY_UDP:
         return STUN_ERR_UNKNOWN_ATTRIBUTE;
     case STUN_REJECT_RESPONSE_ADDRESS:
+    case STUN_REJECT_LT_CHALLENGE:
+    case STUN_REJECT_WRONG_REALM:
+    case STUN_REJECT_LT_UNKNOWN_USER:
+    case STUN_REJECT_LT_BAD_INTEGRITY:
         return STUN_ERR_UNAUTHORIZED;
+    case STUN_REJECT_STALE_NONCE:
+    case STUN_REJECT_FORGED_NONCE:
+        return STUN_ERR_STALE_NONCE;
     case STUN_REJECT_USE_TLS:
         return STUN_ERR_USE_TLS;
     case STUN_REJECT_SERVER_ERROR:
@@ -66,6 +75,14 @@ const char *stun_status_name(enum stun_status s)
         [STUN_REJECT_NO_ALTERNATE] = "reject_no_alternate",
         [STUN_REJECT_STREAM_ONLY_UDP] = "reject_stream_only_udp",
         [STUN_REJECT_USE_TLS] = "reject_use_tls",
+        [STUN_REJECT_LT_CHALLENGE] = "reject_lt_challenge",
+        [STUN_REJECT_LT_MISSING_ATTR] = "reject_lt_missing_attr",
+        [STUN_REJECT_STALE_NONCE] = "reject_stale_nonce",
+        [STUN_REJECT_FORGED_NONCE] = "reject_forged_nonce",
+        [STUN_REJECT_WRONG_REALM] = "reject_wrong_realm",
+        [STUN_REJECT_PASSWORD_ALGORITHM] = "reject_password_algorithm",
+        [STUN_REJECT_LT_UNKNOWN_USER] = "reject_lt_unknown_user",
+        [STUN_REJECT_LT_BAD_INTEGRITY] = "reject_lt_bad_integrity",
     };
     return (unsigned)s < STUN_STATUS_COUNT ? names[s] : "invalid";
 }

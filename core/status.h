@@ -45,6 +45,17 @@ enum stun_status {
     STUN_REJECT_STREAM_ONLY_UDP,      /* RESPONSE-PORT or -ADDRESS on a stream: 420 */
     STUN_REJECT_USE_TLS,              /* Shared Secret Request not over TLS: 433 (RFC 3489 §8.2) */
 
+    /* Long-term credentials (RFC 8489 §9.2.4), modern requests only. The
+     * 401s and 438s carry REALM, a fresh NONCE and PASSWORD-ALGORITHMS. */
+    STUN_REJECT_LT_CHALLENGE,       /* no MESSAGE-INTEGRITY(-SHA256): 401, the challenge */
+    STUN_REJECT_LT_MISSING_ATTR,    /* integrity without USERNAME/USERHASH, REALM or NONCE: 400 */
+    STUN_REJECT_STALE_NONCE,        /* a nonce of ours, expired: 438 */
+    STUN_REJECT_FORGED_NONCE,       /* a nonce not ours (key, client IP, format): 438 */
+    STUN_REJECT_WRONG_REALM,        /* REALM not the server's: 401 */
+    STUN_REJECT_PASSWORD_ALGORITHM, /* PASSWORD-ALGORITHM(S) negotiation broken: 400 */
+    STUN_REJECT_LT_UNKNOWN_USER,  /* no such USERNAME/USERHASH, or no key for the algorithm: 401 */
+    STUN_REJECT_LT_BAD_INTEGRITY, /* HMAC mismatch under the user's key: 401 */
+
     STUN_STATUS_COUNT
 };
 

@@ -916,3 +916,195 @@ def stop_and_check(checks, srv, label=None):
     checks.check(f"{label}: final counters printed at exit ('stats when exit' block)",
                  parse_stats(log, "exit") is not None,
                  f"no complete block in {srv.logpath}")
+
+
+# ---------------------------------------------------------------- long-term credentials
+#
+# RFC 8489 §9.2 from the client's side: REALM, NONCE, USERHASH, the
+# PASSWORD-ALGORITHM(S) negotiation, the long-term keys (MD5 or SHA-256 of
+# user:realm:password, §9.2.2) and MESSAGE-INTEGRITY-SHA256 (§14.6).
+
+REALM = 0x0014
+NONCE = 0x0015
+MESSAGE_INTEGRITY_SHA256 = 0x001C
+PASSWORD_ALGORITHM = 0x001D
+USERHASH = 0x001E
+PASSWORD_ALGORITHMS = 0x8002
+ALTERNATE_DOMAIN = 0x8003
+
+ATTR_NAMES.update({
+    REALM: "REALM",
+    NONCE: "NONCE",
+    MESSAGE_INTEGRITY_SHA256: "MESSAGE-INTEGRITY-SHA256",
+    PASSWORD_ALGORITHM: "PASSWORD-ALGORITHM",
+    USERHASH: "USERHASH",
+    PASSWORD_ALGORITHMS: "PASSWORD-ALGORITHMS",
+    ALTERNATE_DOMAIN: "ALTERNATE-DOMAIN",
+})
+
+ALG_MD5 = 0x0001  # RFC 8489 §18.5
+ALG_SHA256 = 0x0002
+NONCE_COOKIE = b"obMatJos2"  # RFC 8489 §9.2
+FEATURE_PASSWORD_ALGORITHMS = 1 << 0  # bit numbers as RFC 8489 Errata 6290
+FEATURE_USERNAME_ANONYMITY = 1 << 1
+
+
+def _b(x):
+    return x if isinstance(x, bytes) else x.encode("utf-8")
+
+
+def lt_key(user, realm, password, alg=ALG_MD5):
+    """The long-term key (RFC 8489 §9.2.2): MD5 or SHA-256 of
+    user ":" realm ":" password (names and password already prepared)."""
+    text = _b(user) + b":" + _b(realm) + b":" + _b(password)
+    if alg == ALG_MD5:
+        return hashlib.md5(text).digest()
+    if alg == ALG_SHA256:
+        return hashlib.sha256(text).digest()
+    raise ValueError(f"password algorithm 0x{alg:04x}")
+
+
+def userhash(user, realm):
+    """USERHASH (RFC 8489 §14.4): SHA-256(user ":" realm)."""
+    return hashlib.sha256(_b(user) + b":" + _b(realm)).digest()
+
+
+def realm_attr(realm):
+    return attr(REALM, _b(realm))
+
+
+def nonce_attr(nonce):
+    return attr(NONCE, _b(nonce))
+
+
+def userhash_attr(user, realm):
+    return attr(USERHASH, userhash(user, realm))
+
+
+def password_algorithms_value(algs):
+    """PASSWORD-ALGORITHMS' value: (algorithm, params) pairs, or bare
+    algorithm numbers (zero-length params), each params padded to 4."""
+    out = b""
+    for a in algs:
+        alg, params = (a, b"") if isinstance(a, int) else a
+        out += struct.pack("!HH", alg, len(params)) + params + b"\0" * ((-len(params)) % 4)
+    return out
+
+
+def password_algorithms(algs):
+    return attr(PASSWORD_ALGORITHMS, password_algorithms_value(algs))
+
+
+def password_algorithm(alg, params=b""):
+    return attr(PASSWORD_ALGORITHM, password_algorithms_value([(alg, params)]))
+
+
+def parse_password_algorithms(value):
+    """[(algorithm, params bytes)] of a PASSWORD-ALGORITHMS value; raises
+    StunError on a bad encoding."""
+    out = []
+    pos = 0
+    while pos < len(value):
+        if pos + 4 > len(value):
+            raise StunError(f"PASSWORD-ALGORITHMS: {len(value) - pos} stray bytes")
+        alg, plen = struct.unpack("!HH", value[pos:pos + 4])
+        end = pos + 4 + plen
+        if end > len(value):
+            raise StunError(f"PASSWORD-ALGORITHMS: params of 0x{alg:04x} run past the end")
+        out.append((alg, value[pos + 4:end]))
+        pos = end + (-plen) % 4
+    return out
+
+
+def nonce_features(nonce):
+    """The 24-bit STUN Security Feature set of a nonce that starts with the
+    nonce cookie (RFC 8489 §9.2), or None for any other nonce."""
+    nonce = _b(nonce)
+    if not nonce.startswith(NONCE_COOKIE) or len(nonce) < len(NONCE_COOKIE) + 4:
+        return None
+    import base64
+    try:
+        raw = base64.b64decode(nonce[len(NONCE_COOKIE):len(NONCE_COOKIE) + 4], validate=True)
+    except ValueError:
+        return None
+    return int.from_bytes(raw, "big") if len(raw) == 3 else None
+
+
+def mac_input(head_and_body, mac_attr_len):
+    """What an integrity attribute of mac_attr_len value bytes that follows
+    head_and_body covers: the header's length field counts up to its end."""
+    length = len(head_and_body) - HEADER_LEN + 4 + mac_attr_len
+    return head_and_body[:2] + struct.pack("!H", length) + head_and_body[4:]
+
+
+def integrity_sha256(key, head_and_body, mac_len=32):
+    """MESSAGE-INTEGRITY-SHA256 (RFC 8489 §14.6): HMAC-SHA256, truncated
+    to mac_len bytes (16 to 32, a multiple of 4)."""
+    return hmac.new(key, mac_input(head_and_body, mac_len), hashlib.sha256).digest()[:mac_len]
+
+
+def build_lt(msg_type=BINDING_REQUEST, attrs=(), tid=None, key=None, key_sha256=None,
+             fingerprint=False, mac_len=32):
+    """A modern message for long-term credentials: attrs, then
+    MESSAGE-INTEGRITY (HMAC-SHA1 with key) when key is given, then
+    MESSAGE-INTEGRITY-SHA256 (HMAC-SHA256 with key_sha256, mac_len bytes)
+    when key_sha256 is given, then FINGERPRINT. Returns (bytes, tid)."""
+    if tid is None:
+        tid = new_tid()
+    head = struct.pack("!HHI", msg_type, 0, MAGIC_COOKIE) + tid
+    body = b"".join(attrs)
+    if key is not None:
+        body += attr(MESSAGE_INTEGRITY, hmac.new(key, mac_input(head + body, 20),
+                                                 hashlib.sha1).digest())
+    if key_sha256 is not None:
+        body += attr(MESSAGE_INTEGRITY_SHA256, integrity_sha256(key_sha256, head + body, mac_len))
+    body_len = len(body) + (8 if fingerprint else 0)
+    msg = head[:2] + struct.pack("!H", body_len) + head[4:] + body
+    if fingerprint:
+        crc = (zlib.crc32(msg) & 0xFFFFFFFF) ^ FINGERPRINT_XOR
+        msg += attr(FINGERPRINT, struct.pack("!I", crc))
+    return msg, tid
+
+
+def check_integrity_sha256(msg, key):
+    """None when msg (a Message) carries one MESSAGE-INTEGRITY-SHA256 keyed
+    with key, followed by FINGERPRINT at most (RFC 8489 §14.6); else what
+    is wrong, as text."""
+    mis = [a for a in msg.attrs if a[0] == MESSAGE_INTEGRITY_SHA256]
+    if not mis:
+        return "no MESSAGE-INTEGRITY-SHA256"
+    if len(mis) > 1:
+        return f"{len(mis)} MESSAGE-INTEGRITY-SHA256 attributes"
+    _, value, off = mis[0]
+    after = [a[0] for a in msg.attrs if a[2] > off]
+    if any(t != FINGERPRINT for t in after):
+        return ("MESSAGE-INTEGRITY-SHA256 is followed by "
+                + ", ".join(ATTR_NAMES.get(t, f"0x{t:04x}") for t in after))
+    if len(value) < 16 or len(value) > 32 or len(value) % 4:
+        return f"MESSAGE-INTEGRITY-SHA256 of {len(value)} bytes"
+    want = integrity_sha256(key, msg.raw[:off], len(value))
+    if not hmac.compare_digest(value, want):
+        return f"HMAC mismatch: got {value.hex()}, want {want.hex()}"
+    return None
+
+
+def check_integrity_sha1_lt(msg, key):
+    """None when msg's MESSAGE-INTEGRITY verifies with key (RFC 8489 §14.5:
+    followed only by MESSAGE-INTEGRITY-SHA256 and FINGERPRINT); else what
+    is wrong, as text."""
+    mis = [a for a in msg.attrs if a[0] == MESSAGE_INTEGRITY]
+    if not mis:
+        return "no MESSAGE-INTEGRITY"
+    if len(mis) > 1:
+        return f"{len(mis)} MESSAGE-INTEGRITY attributes"
+    _, value, off = mis[0]
+    after = [a[0] for a in msg.attrs if a[2] > off]
+    if any(t not in (MESSAGE_INTEGRITY_SHA256, FINGERPRINT) for t in after):
+        return ("MESSAGE-INTEGRITY is followed by "
+                + ", ".join(ATTR_NAMES.get(t, f"0x{t:04x}") for t in after))
+    if len(value) != 20:
+        return f"MESSAGE-INTEGRITY of {len(value)} bytes"
+    want = hmac.new(key, mac_input(msg.raw[:off], 20), hashlib.sha1).digest()
+    if not hmac.compare_digest(value, want):
+        return f"HMAC mismatch: got {value.hex()}, want {want.hex()}"
+    return None
