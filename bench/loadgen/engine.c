@@ -231,6 +231,7 @@ int bench_worker_init(struct bench_worker *w, const struct bench_plan *plan, uns
         }
         bench_flow_init(&s->flow, s->ring, plan->ring_cap, first_socket + i, plan->nonce,
                         plan->timeout_ns, &ep, &w->tally);
+        s->flow.cred = plan->has_cred ? &plan->cred : NULL;
     }
     return 0;
 }
@@ -394,7 +395,7 @@ static unsigned udp_flush(struct bench_worker *w, struct bench_slot *s, unsigned
 /* Request sizes: the short kinds first in a batch, so that GSO runs are long. */
 static bool long_request(enum bench_kind k)
 {
-    return k == BENCH_FINGERPRINT || k == BENCH_CHANGE_REQUEST;
+    return k == BENCH_FINGERPRINT || k == BENCH_CHANGE_REQUEST || k == BENCH_SHORT_TERM;
 }
 
 /*

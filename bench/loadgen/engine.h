@@ -41,6 +41,10 @@ struct bench_plan {
     uint32_t cum_weight[BENCH_KIND_COUNT]; /* cumulative --mix weights */
     uint32_t total_weight;
     int single_kind; /* the only kind with a weight, or -1 */
+    /* short-term-auth: minted once for the run, before it (mint.h); every
+     * flow of every thread signs with it. has_cred false: none. */
+    struct bench_credential cred;
+    bool has_cred;
     uint64_t timeout_ns, tick_ns;
     uint64_t t_start, t_measure, t_end, t_stop;
     atomic_bool interrupted; /* SIGINT/SIGTERM: stop sending now, drain */

@@ -24,6 +24,7 @@
 
 #include "bench/loadgen/engine.h"
 #include "bench/loadgen/histogram.h"
+#include "bench/loadgen/mint.h"
 #include "bench/loadgen/options.h"
 #include "bench/loadgen/validate.h"
 #include "core/attr.h"
@@ -138,6 +139,19 @@ static bool gso_available(const struct bench_options *o)
     return ok;
 }
 
+/* short-term-auth: one Shared Secret Request over TLS, for the whole run. */
+static void mint_credential(const struct bench_options *o)
+{
+    char text[ADDR_TEXT_MAX], err[256];
+    struct sockaddr_storage tls = o->server;
+    addr_set_port(&tls, o->tls_port);
+    if (bench_mint(&tls, o->tls_ca, &plan.cred, err, sizeof(err)) < 0)
+        setup_error("--mix short-term-auth: no credential from %s (a Shared Secret Request over "
+                    "TLS; stunringd: --cert, --key, --tls-port; bench: --tls-port): %s",
+                    addr_format(&tls, text), err);
+    plan.has_cred = true;
+}
+
 static uint32_t pow2_at_least(uint64_t n)
 {
     uint32_t c = 64;
@@ -153,6 +167,8 @@ static void make_plan(const struct bench_options *o)
     addr_to_stun(&o->server, &plan.ep.server);
     if (o->weights[BENCH_CHANGE_REQUEST] > 0)
         find_other(o, &plan.ep);
+    if (o->weights[BENCH_SHORT_TERM] > 0)
+        mint_credential(o);
     /* Answers to change-request come from other endpoints: a connected
      * socket would not see them. */
     plan.connect_udp = o->weights[BENCH_CHANGE_REQUEST] == 0;
@@ -296,6 +312,10 @@ static void print_human(const struct bench_options *o, const struct results *r, 
         printf("closed loop, window %u", o->window);
     printf(", %u sockets, %u thread%s%s\n", o->sockets, o->threads, o->threads == 1 ? "" : "s",
            plan.gso ? ", UDP GSO" : "");
+    if (plan.has_cred)
+        printf("  auth      short-term-auth signs with one credential minted over TLS (port "
+               "%u) for the run, USERNAME of %zu bytes\n",
+               o->tls_port, plan.cred.username_len);
     printf("  measured  %.3f s after %.3f s of warm-up (timeout %u ms)\n", duration, o->warmup_s,
            o->timeout_ms);
     printf("  sent      %llu", (unsigned long long)t->sent);
@@ -382,6 +402,7 @@ int main(int argc, char **argv)
 {
     static struct bench_options o;
     bench_options_parse(&o, argc, argv);
+    signal(SIGPIPE, SIG_IGN); /* a peer that closed: an error to report, not a death */
     bool progress = o.progress < 0 ? isatty(STDOUT_FILENO) && !o.json : o.progress == 1;
     make_plan(&o);
     raise_fd_limit(&o);

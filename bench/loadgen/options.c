@@ -35,6 +35,7 @@ static void set_defaults(struct bench_options *o)
     o->weights[BENCH_BINDING] = 1;
     o->progress = -1;
     o->gso = true;
+    o->tls_port = 5349;
 }
 
 static double parse_seconds(const char *flag, const char *text, double min, double max)
@@ -85,8 +86,8 @@ static bool is_loopback(const struct sockaddr_storage *ss)
     return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
 }
 
-/* Mix names that exist in the issue but need credentials stunring lacks. */
-static const char *const needs_credentials[] = {"short-term-auth", "long-term-auth", "tls"};
+/* Mix names that exist in the issue but are not written yet. */
+static const char *const needs_credentials[] = {"long-term-auth", "tls"};
 
 static void parse_mix(struct bench_options *o, const char *text)
 {
@@ -107,16 +108,15 @@ static void parse_mix(struct bench_options *o, const char *text)
         }
         for (size_t i = 0; i < sizeof(needs_credentials) / sizeof(needs_credentials[0]); i++)
             if (strcmp(item, needs_credentials[i]) == 0)
-                cli_usage_error("--mix: '%s' needs credentials (MESSAGE-INTEGRITY, and a Shared "
-                                "Secret over TLS or a long-term user) that stunring does not have "
-                                "yet: it waits for the credentials issue, and is not faked",
+                cli_usage_error("--mix: '%s' needs credentials the bench does not fetch yet "
+                                "(long-term users, STUN over TLS): not written, and not faked",
                                 item);
         unsigned k = 0;
         while (k < BENCH_KIND_COUNT && strcmp(item, bench_kind_name((enum bench_kind)k)) != 0)
             k++;
         if (k == BENCH_KIND_COUNT)
             cli_usage_error("--mix: unknown kind '%s' (binding, classic, fingerprint, "
-                            "change-request, tcp; short-term-auth, long-term-auth, tls later)",
+                            "change-request, tcp, short-term-auth; long-term-auth, tls later)",
                             item);
         if (seen[k])
             cli_usage_error("--mix: '%s' given twice", item);
@@ -175,10 +175,16 @@ static void print_help(void)
     printf("  --cpus LIST          pin thread i to the i-th CPU of LIST, e.g. 1 or 2-3\n"
            "                       (default: not pinned)\n");
     printf("  --mix SPEC           kinds with weights, e.g. binding:3,classic:1; kinds:\n"
-           "                       binding, classic, fingerprint, change-request, tcp\n"
-           "                       (short-term-auth, long-term-auth and tls need the\n"
-           "                       credentials work and are refused) (default: %s)\n",
+           "                       binding, classic, fingerprint, change-request, tcp,\n"
+           "                       short-term-auth (long-term-auth and tls are refused)\n"
+           "                       (default: %s)\n",
            bench_options_mix_text(&d, mix, sizeof(mix)));
+    printf("  --tls-port N         short-term-auth: the server's TLS port on the --server\n"
+           "                       address; one Shared Secret Request there before the run\n"
+           "                       mints the credential every request uses (default: %u)\n",
+           d.tls_port);
+    printf("  --tls-ca FILE        verify the server's certificate (and its IP address)\n"
+           "                       against FILE, PEM (default: not verified)\n");
     printf("  --json               print one JSON object on stdout and nothing else\n");
     printf("  --progress, --no-progress  a line on stderr each second (default: when stdout "
            "is a\n"
@@ -210,6 +216,8 @@ enum flag {
     F_NO_PROGRESS,
     F_REQUIRE_CLEAN,
     F_NO_GSO,
+    F_TLS_PORT,
+    F_TLS_CA,
     F_VERSION,
     F_HELP,
 };
@@ -232,6 +240,8 @@ static const struct option flags[] = {
     {"no-progress", no_argument, NULL, F_NO_PROGRESS},
     {"require-clean", no_argument, NULL, F_REQUIRE_CLEAN},
     {"no-gso", no_argument, NULL, F_NO_GSO},
+    {"tls-port", required_argument, NULL, F_TLS_PORT},
+    {"tls-ca", required_argument, NULL, F_TLS_CA},
     {"version", no_argument, NULL, F_VERSION},
     {"help", no_argument, NULL, F_HELP},
     {NULL, 0, NULL, 0},
@@ -291,6 +301,12 @@ static void apply_flag(struct bench_options *o, int flag, const char *arg)
         break;
     case F_NO_GSO:
         o->gso = false;
+        break;
+    case F_TLS_PORT:
+        o->tls_port = (uint16_t)cli_number("--tls-port", arg, 1, 65535);
+        break;
+    case F_TLS_CA:
+        o->tls_ca = arg;
         break;
     case F_VERSION:
         printf("stunring-bench %s\n", STUNRING_VERSION);

@@ -34,7 +34,9 @@ struct bench_options {
     bool json;
     int progress; /* -1: only when stdout is a terminal (and not --json) */
     bool require_clean;
-    bool gso; /* --no-gso clears it */
+    bool gso;           /* --no-gso clears it */
+    uint16_t tls_port;  /* --tls-port: Shared Secret Requests for short-term-auth */
+    const char *tls_ca; /* --tls-ca: verify the server's certificate; NULL: not verified */
 };
 
 /* Parses argv into o; exits 0 for --help / --version, 2 on a bad flag. */

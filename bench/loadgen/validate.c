@@ -64,10 +64,47 @@ static void lose(struct bench_flow *f, struct bench_entry *e)
     f->outstanding--;
 }
 
+int bench_credential_init(struct bench_credential *c, const void *username, size_t username_len,
+                          const void *password, size_t password_len)
+{
+    memset(c, 0, sizeof(*c));
+    if (username_len == 0 || username_len > BENCH_USERNAME_MAX || password_len == 0)
+        return -1;
+    memcpy(c->username, username, username_len);
+    c->username_len = username_len;
+    return crypto_hmac_key_init(&c->key, CRYPTO_HMAC_SHA1, password, password_len) == 0 ? 0 : -1;
+}
+
+/* Request seq of kind into buf: its length, or 0. */
+static size_t write_request(const struct bench_flow *f, enum bench_kind kind, uint32_t seq,
+                            uint8_t *buf, size_t cap)
+{
+    uint8_t id16[16];
+    wire_put32(id16, kind == BENCH_CLASSIC ? BENCH_CLASSIC_TAG : STUN_MAGIC_COOKIE);
+    wire_put32(id16 + 4, f->socket_id);
+    wire_put32(id16 + 8, seq);
+    wire_put32(id16 + 12, f->nonce);
+    struct stun_writer w;
+    stun_writer_start(&w, buf, cap, stun_type(STUN_METHOD_BINDING, STUN_CLASS_REQUEST), id16);
+    if (kind == BENCH_CHANGE_REQUEST)
+        stun_write_u32(&w, STUN_ATTR_CHANGE_REQUEST, bench_change_flags(seq));
+    if (kind == BENCH_SHORT_TERM) {
+        /* RFC 8489 §9.1.2: USERNAME, then MESSAGE-INTEGRITY with the
+         * prepared key (no key schedule here), then FINGERPRINT. */
+        stun_write_text(&w, STUN_ATTR_USERNAME, (const char *)f->cred->username,
+                        f->cred->username_len);
+        stun_write_integrity(&w, &f->cred->key);
+    }
+    if (kind == BENCH_FINGERPRINT || kind == BENCH_SHORT_TERM)
+        stun_write_fingerprint(&w);
+    return stun_writer_finish(&w);
+}
+
 size_t bench_flow_request(struct bench_flow *f, enum bench_kind kind, uint64_t now_ns, uint8_t *buf,
                           size_t cap)
 {
-    if (cap < BENCH_REQUEST_MAX || (unsigned)kind >= BENCH_KIND_COUNT)
+    if (cap < BENCH_REQUEST_MAX || (unsigned)kind >= BENCH_KIND_COUNT ||
+        (kind == BENCH_SHORT_TERM && f->cred == NULL))
         return 0;
     uint32_t seq = f->next_seq;
     struct bench_entry *e = &f->ring[seq & f->mask];
@@ -82,18 +119,7 @@ size_t bench_flow_request(struct bench_flow *f, enum bench_kind kind, uint64_t n
     if (seq - f->tail > f->mask)
         f->tail = seq - f->mask;
 
-    uint8_t id16[16];
-    wire_put32(id16, kind == BENCH_CLASSIC ? BENCH_CLASSIC_TAG : STUN_MAGIC_COOKIE);
-    wire_put32(id16 + 4, f->socket_id);
-    wire_put32(id16 + 8, seq);
-    wire_put32(id16 + 12, f->nonce);
-    struct stun_writer w;
-    stun_writer_start(&w, buf, cap, stun_type(STUN_METHOD_BINDING, STUN_CLASS_REQUEST), id16);
-    if (kind == BENCH_CHANGE_REQUEST)
-        stun_write_u32(&w, STUN_ATTR_CHANGE_REQUEST, bench_change_flags(seq));
-    if (kind == BENCH_FINGERPRINT)
-        stun_write_fingerprint(&w);
-    size_t len = stun_writer_finish(&w);
+    size_t len = write_request(f, kind, seq, buf, cap);
     if (len == 0)
         return 0;
 
@@ -160,8 +186,17 @@ static int check(const struct bench_flow *f, const struct bench_entry *e, const 
         return BENCH_BAD_TYPE;
     if (stun_msg_check_fingerprint(&m) != STUN_OK)
         return BENCH_BAD_FINGERPRINT;
-    if (e->kind == BENCH_FINGERPRINT && !stun_msg_has(&m, STUN_A_FINGERPRINT))
+    bool asked_fingerprint = e->kind == BENCH_FINGERPRINT || e->kind == BENCH_SHORT_TERM;
+    if (asked_fingerprint && !stun_msg_has(&m, STUN_A_FINGERPRINT))
         return BENCH_NO_FINGERPRINT;
+    if (e->kind == BENCH_SHORT_TERM) {
+        /* RFC 8489 §9.1.4: the answer is signed with the request's key. */
+        enum stun_status s = stun_msg_verify_integrity(&m, &f->cred->key);
+        if (s == STUN_REJECT_NO_INTEGRITY)
+            return BENCH_NO_INTEGRITY;
+        if (s != STUN_OK)
+            return BENCH_BAD_INTEGRITY;
+    }
 
     /* RFC 3489 §11.2.1 MAPPED-ADDRESS; RFC 8489 §14.2 XOR-MAPPED-ADDRESS. */
     struct stun_addr a;
@@ -263,6 +298,7 @@ const char *bench_kind_name(enum bench_kind kind)
         [BENCH_FINGERPRINT] = "fingerprint",
         [BENCH_CHANGE_REQUEST] = "change-request",
         [BENCH_TCP] = "tcp",
+        [BENCH_SHORT_TERM] = "short-term-auth",
     };
     return (unsigned)kind < BENCH_KIND_COUNT ? names[kind] : "?";
 }
@@ -276,6 +312,8 @@ const char *bench_invalid_name(enum bench_invalid why)
         [BENCH_BAD_TYPE] = "type",
         [BENCH_BAD_FINGERPRINT] = "fingerprint",
         [BENCH_NO_FINGERPRINT] = "no_fingerprint",
+        [BENCH_NO_INTEGRITY] = "no_integrity",
+        [BENCH_BAD_INTEGRITY] = "integrity",
         [BENCH_NO_MAPPED] = "no_mapped",
         [BENCH_BAD_MAPPED] = "mapped",
         [BENCH_BAD_OTHER] = "other",

@@ -29,6 +29,9 @@
  *   fingerprint present when the request had one (a server that uses
  *               FINGERPRINT answers in kind, as stunringd does), and
  *               correct whenever present (RFC 8489 §14.7)
+ *   integrity   short-term-auth: MESSAGE-INTEGRITY present (no_integrity)
+ *               and the HMAC-SHA1 of the answer under the flow's
+ *               credential (integrity; RFC 5389 §15.4, RFC 8489 §14.5)
  *   mapped      XOR-MAPPED-ADDRESS (RFC 3489 style: MAPPED-ADDRESS)
  *               present and equal to the socket's own address
  *   other       OTHER-ADDRESS (RFC 3489 style: CHANGED-ADDRESS), when
@@ -56,6 +59,7 @@
 #include <stdint.h>
 
 #include "core/attr.h"
+#include "crypto/hmac.h"
 
 enum bench_kind {
     BENCH_BINDING,        /* RFC 8489 Binding Request, 20 bytes */
@@ -63,6 +67,8 @@ enum bench_kind {
     BENCH_FINGERPRINT,    /* RFC 8489 Binding Request with FINGERPRINT */
     BENCH_CHANGE_REQUEST, /* RFC 5780 CHANGE-REQUEST, answered from another endpoint */
     BENCH_TCP,            /* RFC 8489 Binding Request over the flow's TCP connection */
+    BENCH_SHORT_TERM,     /* RFC 8489 Binding Request with USERNAME, MESSAGE-INTEGRITY and
+                             FINGERPRINT, under a Shared Secret minted over TLS */
     BENCH_KIND_COUNT,
 };
 
@@ -80,6 +86,8 @@ enum bench_invalid {
     BENCH_BAD_TYPE,
     BENCH_BAD_FINGERPRINT,
     BENCH_NO_FINGERPRINT,
+    BENCH_NO_INTEGRITY,
+    BENCH_BAD_INTEGRITY,
     BENCH_NO_MAPPED,
     BENCH_BAD_MAPPED,
     BENCH_BAD_OTHER,
@@ -89,7 +97,8 @@ enum bench_invalid {
 
 enum {
     BENCH_CLASSIC_TAG = 0x73726231, /* "srb1": bytes 4..7 of an RFC 3489 request */
-    BENCH_REQUEST_MAX = 64,         /* bytes of the largest request written here */
+    BENCH_USERNAME_MAX = 128,       /* bytes of a Shared Secret USERNAME the bench takes */
+    BENCH_REQUEST_MAX = 192,        /* bytes of the largest request written here */
     BENCH_RING_MAX = 65536,         /* entries of a flow's ring at most */
 };
 
@@ -106,6 +115,17 @@ struct bench_endpoints {
     struct stun_addr server;   /* the primary endpoint, where every request goes */
     struct stun_addr other;    /* the endpoint differing in address and port (RFC 5780) */
     bool has_other;            /* other is known (--alt-server, or learned) */
+};
+
+/*
+ * A short-term credential (RFC 3489 §9.2 Shared Secret): the USERNAME to
+ * send and the PASSWORD's HMAC-SHA1 key, prepared once. Read-only once
+ * made: every flow of every thread may share one.
+ */
+struct bench_credential {
+    uint8_t username[BENCH_USERNAME_MAX];
+    size_t username_len;
+    struct crypto_hmac_key key;
 };
 
 struct bench_entry {
@@ -127,6 +147,7 @@ struct bench_flow {
     bool counting; /* set by the caller when the measured window starts */
     struct bench_endpoints ep;
     struct bench_tally *tally;
+    const struct bench_credential *cred; /* short-term-auth's; NULL: none (set after init) */
 };
 
 /* What bench_flow_answer() made of one answer. */
@@ -147,10 +168,19 @@ void bench_flow_init(struct bench_flow *f, struct bench_entry *ring, uint32_t ca
                      const struct bench_endpoints *ep, struct bench_tally *tally);
 
 /*
+ * Makes a credential of a USERNAME and a PASSWORD (the HMAC-SHA1 key as
+ * is, RFC 3489 §9.2). 0, or -1 when the USERNAME is empty or longer than
+ * BENCH_USERNAME_MAX, or the PASSWORD is empty.
+ */
+int bench_credential_init(struct bench_credential *c, const void *username, size_t username_len,
+                          const void *password, size_t password_len);
+
+/*
  * Writes the next request of kind into buf (cap >= BENCH_REQUEST_MAX) and
  * records it as outstanding, sent at now_ns. Returns its length, or 0 when
  * its ring slot still holds a request younger than the timeout (an older
- * one there is counted lost first).
+ * one there is counted lost first), or kind is short-term-auth and the
+ * flow has no credential.
  */
 size_t bench_flow_request(struct bench_flow *f, enum bench_kind kind, uint64_t now_ns, uint8_t *buf,
                           size_t cap);

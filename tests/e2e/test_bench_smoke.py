@@ -9,10 +9,15 @@ weighted mix of all five) the bench runs --json --require-clean against a
 server with an alternate address, and the result must say: exit 0, one
 JSON object and nothing else on stdout, valid > 0, invalid = 0, stray = 0,
 sent = valid + invalid + lost. The same for the open-loop pacer (--rate)
-and for one sendmsg per request (--no-gso). No timing is asserted: the
-numbers are printed, never judged. Then the refusals: a mix that needs credentials,
-a non-loopback server, an unknown flag (exit 2, naming why), and
-change-request against a server without an alternate address (exit 1).
+and for one sendmsg per request (--no-gso). short-term-auth runs against
+a server with a TLS certificate and --auth required: the bench mints its
+credential over TLS (the certificate verified with --tls-ca), every
+answer must pass MESSAGE-INTEGRITY, and the server's counters must show
+the requests authenticated and answered (ok, no reject_*). No timing is
+asserted: the numbers are printed, never judged. Then the refusals: a mix
+that needs credentials, a non-loopback server, an unknown flag (exit 2,
+naming why), change-request against a server without an alternate
+address, and short-term-auth when no credential can be minted (exit 1).
 """
 
 import argparse
@@ -45,7 +50,8 @@ def bench(exe, *args):
 
 
 def check_mix(c, exe, srv, mix, extra=(), name=None):
-    """One 2-second run of mix (with extra flags); checks are named name (default: mix)."""
+    """One 2-second run of mix (with extra flags); checks are named name (default: mix).
+    Returns the bench's JSON result, or None when it gave none."""
     name = name or mix
     ip, port = srv.primary
     code, out, err = bench(exe, "--server", f"{ip}:{port}", "--mix", mix, "--duration", "2",
@@ -73,6 +79,7 @@ def check_mix(c, exe, srv, mix, extra=(), name=None):
          r["valid"] + r["invalid"] + r["lost"])
     want = dict(item.split(":") if ":" in item else (item, "1") for item in mix.split(","))
     c.eq(f"{name}: the mix reported", r["mix"], {k: int(v) for k, v in want.items()})
+    return r
 
 
 def check_refusals(c, exe):
@@ -90,6 +97,49 @@ def check_refusals(c, exe):
     code, out, err = bench(exe, "--window", "0")
     c.check("a bad value: exit 2 naming the flag", code == 2 and "--window" in err,
             f"exit {code}: {err}")
+
+
+def check_short_term(c, exe, stunringd, backend):
+    """short-term-auth against --auth required: every answer signed, none refused."""
+    srv = sl.Server(stunringd, backend, tls=True, extra=("--auth", "required"),
+                    name="auth").start()
+    try:
+        before = srv.stats()
+        r = check_mix(c, exe, srv, "short-term-auth",
+                      ("--tls-port", str(srv.ptls), "--tls-ca", srv.cert))
+        valid = r["valid"] if isinstance(r, dict) else 1
+        after = srv.stats_until(lambda st: st.delta(before, "ok") >= valid)
+        c.check("short-term-auth: the server minted over TLS (ok_minted)",
+                after.delta(before, "ok_minted") >= 1,
+                f"ok_minted +{after.delta(before, 'ok_minted')}")
+        c.check("short-term-auth: the server answered them all (ok rose by valid or more)",
+                after.delta(before, "ok") >= valid, f"ok +{after.delta(before, 'ok')}, "
+                f"valid {valid}")
+        rejects = {k: after.delta(before, k) for k in after.c
+                   if k.startswith("reject_") and after.delta(before, k)}
+        c.eq("short-term-auth: no reject_* rose (all authenticated, so all signed)", rejects, {})
+    finally:
+        sl.stop_and_check(c, srv)
+
+
+def check_short_term_refused(c, exe, stunringd, backend):
+    """No credential, no run: exit 1 naming why, before any load."""
+    srv = sl.Server(stunringd, backend, tls=True, name="full",
+                    extra=("--auth", "required", "--max-credentials", "1")).start()
+    try:
+        ip, port = srv.primary
+        args = ("--server", f"{ip}:{port}", "--mix", "short-term-auth", "--duration", "0.2",
+                "--warmup", "0", "--json")
+        code, out, err = bench(exe, *args, "--tls-port", str(srv.p2))
+        c.check("short-term-auth, nothing on --tls-port: exit 1, says why",
+                code == 1 and "no credential" in err and out == "", f"exit {code}: {err}")
+        code, out, err = bench(exe, *args, "--tls-port", str(srv.ptls))
+        c.eq("short-term-auth: the first mint of a 1-credential table: exit 0", code, 0, err)
+        code, out, err = bench(exe, *args, "--tls-port", str(srv.ptls))
+        c.check("short-term-auth, the table full: exit 1, says 500",
+                code == 1 and "500" in err and out == "", f"exit {code}: {err}")
+    finally:
+        sl.stop_and_check(c, srv)
 
 
 def check_no_alternate(c, exe, stunringd, backend):
@@ -121,7 +171,10 @@ def main():
         c.check("server alive after the runs", srv.alive(), "", f"dropped {st['dropped']}")
     finally:
         sl.stop_and_check(c, srv)
+    c.run("short-term-auth", check_short_term, c, a.bench, a.stunringd, a.backend)
     c.run("refusals", check_refusals, c, a.bench)
+    c.run("short-term-auth refused", check_short_term_refused, c, a.bench, a.stunringd,
+          a.backend)
     c.run("no alternate", check_no_alternate, c, a.bench, a.stunringd, a.backend)
     return c.finish()
 

@@ -2,8 +2,9 @@
  * The bench's response validator. Correct answers come from the server's
  * own policy (core/handler.c) so that the bench and the server are held
  * to the same RFC reading; every wrong answer (wrong id, type, mapped
- * address, source, transport, FINGERPRINT; duplicates; answers after the
- * request was lost) must come out invalid or stray, never valid, and the
+ * address, source, transport, FINGERPRINT, MESSAGE-INTEGRITY; duplicates;
+ * answers after the request was lost) must come out invalid or stray, never
+ * valid, and the
  * counts must always add up: sent = valid + invalid + lost.
  */
 #include <criterion/criterion.h>
@@ -51,6 +52,25 @@ static struct bench_entry ring[CAP];
 static struct bench_flow flow;
 static struct bench_tally tally;
 
+/* short-term-auth's credential, as if minted by stunringd (40 hex characters
+ * and a 32-character PASSWORD whose bytes are the key). */
+static const char USER[] = "661f3a00c0ffee11deadbeef020f2c7f00000100";
+static const char PASSWORD[] = "00112233445566778899aabbccddeeff";
+static struct bench_credential cred;
+
+/* The handler's USERNAME lookup: USER alone is known, with PASSWORD's key. */
+static enum stun_cred_result lookup(const void *ctx, const uint8_t *user, size_t len,
+                                    uint64_t now_ms, struct stun_credential *out)
+{
+    (void)ctx;
+    (void)now_ms;
+    if (len != strlen(USER) || memcmp(user, USER, len) != 0)
+        return STUN_CRED_UNKNOWN;
+    memset(out, 0, sizeof(*out));
+    crypto_hmac_key_init(&out->key, CRYPTO_HMAC_SHA1, PASSWORD, strlen(PASSWORD));
+    return STUN_CRED_FOUND;
+}
+
 /* One request as sent, and the server's answer to it. */
 struct exchange {
     uint8_t req[BENCH_REQUEST_MAX];
@@ -66,6 +86,8 @@ static void setup(void)
     memset(&tally, 0, sizeof(tally));
     bench_flow_init(&flow, ring, CAP, SOCKET_ID, NONCE, TIMEOUT, &ep, &tally);
     flow.counting = true;
+    cr_assert_eq(bench_credential_init(&cred, USER, strlen(USER), PASSWORD, strlen(PASSWORD)), 0);
+    flow.cred = &cred;
 }
 
 TestSuite(validate, .init = setup);
@@ -97,7 +119,8 @@ static bool try_exchange(struct exchange *x, enum bench_kind kind, uint64_t now)
         .eps = &four,
         .stream = x->stream,
     };
-    struct stun_handler_config cfg = {.software = NULL};
+    struct stun_handler_config cfg = {
+        .software = NULL, .auth = STUN_AUTH_OPTIONAL, .lookup = lookup};
     struct stun_reply reply;
     stun_handle(&cfg, &r, x->ans, sizeof(x->ans), &reply);
     cr_assert_eq(reply.status, STUN_OK, "the server refused a %s request: status %d",
@@ -190,6 +213,164 @@ Test(validate, amplification_bytes_are_those_of_valid_exchanges)
     deliver(&x, T0 + MS, &a);
     cr_assert_eq(tally.request_bytes, 20);
     cr_assert_eq(tally.response_bytes, x.ans_len);
+}
+
+/* ---- short-term-auth: MESSAGE-INTEGRITY under the minted credential ---- */
+
+Test(validate, a_short_term_request_carries_username_integrity_and_fingerprint)
+{
+    struct exchange x;
+    exchange(&x, BENCH_SHORT_TERM, T0);
+    struct stun_msg m;
+    uint16_t len = 0;
+    cr_assert_eq(stun_msg_parse(&m, x.req, x.req_len), STUN_OK);
+    cr_assert(!m.classic);
+    const uint8_t *user = stun_msg_attr(&m, STUN_A_USERNAME, &len);
+    cr_assert(user != NULL && len == strlen(USER) && memcmp(user, USER, len) == 0);
+    cr_assert_eq(stun_msg_verify_integrity(&m, &cred.key), STUN_OK);
+    cr_assert(stun_msg_has(&m, STUN_A_FINGERPRINT));
+    cr_assert_eq(stun_msg_check_fingerprint(&m), STUN_OK);
+}
+
+Test(validate, each_short_term_request_is_signed_anew)
+{
+    /* The transaction id differs, so the MAC must too. */
+    struct exchange x, y;
+    exchange(&x, BENCH_SHORT_TERM, T0);
+    exchange(&y, BENCH_SHORT_TERM, T0);
+    cr_assert_eq(x.req_len, y.req_len);
+    struct stun_msg m;
+    cr_assert_eq(stun_msg_parse(&m, y.req, y.req_len), STUN_OK);
+    uint32_t mi = m.at[STUN_A_MESSAGE_INTEGRITY].off;
+    cr_assert_neq(memcmp(x.req + mi, y.req + mi, 20), 0);
+    cr_assert_eq(stun_msg_verify_integrity(&m, &cred.key), STUN_OK);
+}
+
+Test(validate, a_signed_answer_is_valid)
+{
+    struct exchange x;
+    struct bench_answer a;
+    exchange(&x, BENCH_SHORT_TERM, T0);
+    struct stun_msg m;
+    cr_assert_eq(stun_msg_parse(&m, x.ans, x.ans_len), STUN_OK);
+    cr_assert(stun_msg_has(&m, STUN_A_MESSAGE_INTEGRITY), "the server did not sign");
+    cr_assert_eq(deliver(&x, T0 + MS, &a), BENCH_VALID, "reason %s", bench_invalid_name(a.why));
+    cr_assert_eq(a.kind, BENCH_SHORT_TERM);
+    cr_assert_eq(tally.valid, 1);
+    add_up();
+}
+
+Test(validate, a_flipped_integrity_byte_is_invalid)
+{
+    struct exchange x;
+    exchange(&x, BENCH_SHORT_TERM, T0);
+    struct stun_msg m;
+    cr_assert_eq(stun_msg_parse(&m, x.ans, x.ans_len), STUN_OK);
+    x.ans[m.at[STUN_A_MESSAGE_INTEGRITY].off + 7] ^= 0x01;
+    refinger(&x); /* so that only the MAC is wrong */
+    expect_invalid(&x, BENCH_BAD_INTEGRITY);
+}
+
+Test(validate, a_signed_field_changed_after_signing_is_invalid)
+{
+    struct exchange x;
+    exchange(&x, BENCH_SHORT_TERM, T0);
+    struct stun_msg m;
+    cr_assert_eq(stun_msg_parse(&m, x.ans, x.ans_len), STUN_OK);
+    cr_assert(stun_msg_has(&m, STUN_A_OTHER_ADDRESS));
+    x.ans[m.at[STUN_A_OTHER_ADDRESS].off + 3] ^= 0x01; /* OTHER-ADDRESS port, signed */
+    refinger(&x);
+    /* The MAC fails before OTHER-ADDRESS is compared. */
+    expect_invalid(&x, BENCH_BAD_INTEGRITY);
+}
+
+/* A Binding success answer to x's request with XOR-MAPPED-ADDRESS, signed
+ * with key (NULL: not signed), then FINGERPRINT. */
+static void answer_signed_with(struct exchange *x, const struct crypto_hmac_key *key)
+{
+    struct stun_writer w;
+    struct stun_msg req;
+    cr_assert_eq(stun_msg_parse(&req, x->req, x->req_len), STUN_OK);
+    stun_writer_start_reply(&w, x->ans, sizeof(x->ans), 0x0101, &req);
+    stun_write_xor_addr(&w, STUN_ATTR_XOR_MAPPED_ADDRESS, &ep.self_udp);
+    if (key != NULL)
+        stun_write_integrity(&w, key);
+    stun_write_fingerprint(&w);
+    x->ans_len = stun_writer_finish(&w);
+    cr_assert_gt(x->ans_len, 0);
+}
+
+Test(validate, a_missing_integrity_is_invalid)
+{
+    struct exchange x;
+    exchange(&x, BENCH_SHORT_TERM, T0);
+    answer_signed_with(&x, NULL);
+    expect_invalid(&x, BENCH_NO_INTEGRITY);
+}
+
+Test(validate, integrity_under_another_key_is_invalid)
+{
+    struct exchange x;
+    exchange(&x, BENCH_SHORT_TERM, T0);
+    struct crypto_hmac_key other;
+    static const char wrong[] = "00112233445566778899aabbccddeefe"; /* one bit off */
+    crypto_hmac_key_init(&other, CRYPTO_HMAC_SHA1, wrong, strlen(wrong));
+    answer_signed_with(&x, &other);
+    expect_invalid(&x, BENCH_BAD_INTEGRITY);
+    /* The same answer under the right key passes: only the key was wrong. */
+    exchange(&x, BENCH_SHORT_TERM, T0);
+    answer_signed_with(&x, &cred.key);
+    struct bench_answer a;
+    cr_assert_eq(deliver(&x, T0 + MS, &a), BENCH_VALID, "reason %s", bench_invalid_name(a.why));
+}
+
+Test(validate, an_unsigned_answer_to_a_plain_request_is_still_valid)
+{
+    /* Integrity is asked of short-term-auth answers only. */
+    struct exchange x;
+    struct bench_answer a;
+    exchange(&x, BENCH_FINGERPRINT, T0);
+    answer_signed_with(&x, NULL);
+    cr_assert_eq(deliver(&x, T0 + MS, &a), BENCH_VALID, "reason %s", bench_invalid_name(a.why));
+}
+
+Test(validate, an_error_answer_to_a_short_term_request_is_invalid_by_type)
+{
+    /* What stunringd --auth required says to an unknown USERNAME: 401. */
+    struct exchange x;
+    exchange(&x, BENCH_SHORT_TERM, T0);
+    struct stun_writer w;
+    struct stun_msg req;
+    cr_assert_eq(stun_msg_parse(&req, x.req, x.req_len), STUN_OK);
+    stun_writer_start_reply(&w, x.ans, sizeof(x.ans), 0x0111, &req);
+    stun_write_error(&w, 401, NULL);
+    stun_write_fingerprint(&w);
+    x.ans_len = stun_writer_finish(&w);
+    expect_invalid(&x, BENCH_BAD_TYPE);
+}
+
+Test(validate, no_short_term_request_without_a_credential)
+{
+    uint8_t buf[BENCH_REQUEST_MAX];
+    flow.cred = NULL;
+    cr_assert_eq(bench_flow_request(&flow, BENCH_SHORT_TERM, T0, buf, sizeof(buf)), 0);
+    cr_assert_eq(tally.sent, 0);
+    cr_assert_eq(flow.outstanding, 0);
+}
+
+Test(validate, credential_limits)
+{
+    static char long_user[BENCH_USERNAME_MAX + 1];
+    memset(long_user, 'a', sizeof(long_user));
+    struct bench_credential c;
+    cr_assert_eq(bench_credential_init(&c, long_user, sizeof(long_user), "k", 1), -1);
+    cr_assert_eq(bench_credential_init(&c, long_user, 0, "k", 1), -1);
+    cr_assert_eq(bench_credential_init(&c, "u", 1, "", 0), -1);
+    cr_assert_eq(bench_credential_init(&c, long_user, BENCH_USERNAME_MAX, "k", 1), 0);
+    /* The longest USERNAME still fits a request. */
+    flow.cred = &c;
+    uint8_t buf[BENCH_REQUEST_MAX];
+    cr_assert_gt(bench_flow_request(&flow, BENCH_SHORT_TERM, T0, buf, sizeof(buf)), 0);
 }
 
 /* ---- strays: the id matches nothing outstanding ---- */

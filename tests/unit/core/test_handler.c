@@ -12,6 +12,7 @@
 #include "core/attr.h"
 #include "core/handler.h"
 #include "core/integrity.h"
+#include "core/writer.h"
 #include "tests/support/guard.h"
 #include "tests/unit/craft.h"
 
@@ -913,4 +914,83 @@ Test(handler, small_buffer_error_writes_nothing)
         cr_assert_eq(r.len, cap < full ? 0 : full, "cap %zu: len %zu", cap, r.len);
     }
     guard_fini(&og);
+}
+
+/* The bare 20-byte Binding Request has a fast path in stun_handle: its
+ * bytes must be exactly what the writer makes of the same answer. */
+
+static size_t writer_answer(const uint8_t *req16, const struct stun_addr *src, uint8_t *buf,
+                            size_t cap)
+{
+    struct stun_writer w;
+    stun_writer_start(&w, buf, cap, stun_type(STUN_METHOD_BINDING, STUN_CLASS_SUCCESS), req16);
+    stun_write_xor_addr(&w, STUN_ATTR_XOR_MAPPED_ADDRESS, src);
+    return stun_writer_finish(&w);
+}
+
+Test(handler, bare_binding_fast_path_equals_the_writer)
+{
+    static const struct stun_addr sources[] = {
+        {STUN_FAMILY_IPV4, 40000, {192, 0, 2, 7}},
+        {STUN_FAMILY_IPV4, 0, {0, 0, 0, 0}},
+        {STUN_FAMILY_IPV4, 65535, {255, 255, 255, 255}},
+        {STUN_FAMILY_IPV6, 1, {0x20, 0x01, 0x0d, 0xb8, [15] = 1}},
+        {STUN_FAMILY_IPV6, 65535, {[0 ... 15] = 0xFF}},
+    };
+    for (unsigned id = 0; id < 64; id++) {
+        for (size_t s = 0; s < sizeof(sources) / sizeof(sources[0]); s++) {
+            struct craft c;
+            craft_binding_request(&c, false);
+            for (int i = 8; i < 20; i++)
+                c.buf[i] = (uint8_t)(id * 37 + i * 11); /* many transaction ids */
+            struct stun_request req = request(&c, &single, STUN_EP_A1P1);
+            req.source = &sources[s];
+            struct stun_reply r = handle(&plain, &req);
+            uint8_t want[64];
+            size_t want_len = writer_answer(c.buf + 4, &sources[s], want, sizeof(want));
+            cr_assert_eq(r.status, STUN_OK);
+            cr_assert_eq(r.len, want_len, "source %zu id %u: %zu bytes, want %zu", s, id, r.len,
+                         want_len);
+            cr_assert_arr_eq(out, want, want_len, "source %zu id %u: the writer's bytes", s, id);
+            cr_assert_eq(r.from, STUN_EP_A1P1);
+            assert_addr_eq(&r.dest, &sources[s], "dest");
+        }
+    }
+}
+
+/* The answer fits exactly, or nothing is written past the buffer. */
+Test(handler, bare_binding_respects_the_output_capacity)
+{
+    struct craft c;
+    craft_binding_request(&c, false);
+    struct stun_request req = request(&c, &single, STUN_EP_A1P1);
+    struct guard out_guard;
+    guard_init(&out_guard, GUARD_CAP);
+    for (size_t cap = 0; cap <= MIN_ANSWER; cap++) {
+        uint8_t *buf = out_guard.map + out_guard.usable - cap; /* flush against the guard */
+        struct stun_reply r;
+        stun_handle(&plain, &req, buf, cap, &r);
+        cr_assert_eq(r.len, cap == MIN_ANSWER ? MIN_ANSWER : 0, "cap %zu: %zu bytes", cap, r.len);
+    }
+    guard_fini(&out_guard);
+}
+
+/* Where the server has more to say, the general path answers. */
+Test(handler, bare_binding_takes_the_general_path_when_there_is_more)
+{
+    struct craft c;
+    struct stun_msg m;
+    craft_binding_request(&c, false);
+    struct stun_request req = request(&c, &four, STUN_EP_A1P1);
+    struct stun_reply r = handle(&plain, &req);
+    assert_success(&req, &r, &m, STUN_EP_A1P1);
+    assert_attrs(&m, BIT(STUN_A_XOR_MAPPED_ADDRESS) | BIT(STUN_A_OTHER_ADDRESS) |
+                         BIT(STUN_A_RESPONSE_ORIGIN));
+    req = request(&c, &single, STUN_EP_A1P1);
+    r = handle(&with_software, &req);
+    assert_success(&req, &r, &m, STUN_EP_A1P1);
+    assert_attrs(&m, BIT(STUN_A_XOR_MAPPED_ADDRESS) | BIT(STUN_A_SOFTWARE));
+    struct stun_handler_config required = {.auth = STUN_AUTH_REQUIRED};
+    r = handle(&required, &req);
+    assert_error(&req, &r, &m, STUN_REJECT_NO_INTEGRITY, 400);
 }
