@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "crypto/hmac.h"
 #include "tests/unit/hex.h"
 
@@ -110,4 +113,43 @@ Test(hmac, constant_time_equal)
     cr_assert_not(crypto_equal("abcd", "abce", 4));
     cr_assert_not(crypto_equal("xbcd", "abcd", 4));
     cr_assert(crypto_equal("a", "b", 0));
+}
+
+/*
+ * crypto_hmac pads and feeds blocks itself: OpenSSL's one-shot HMAC() is
+ * the oracle at every message length across the padding boundaries (55,
+ * 56, 63, 64, 119, 120 ...), for key lengths around the block size, with
+ * the message cut into parts at every position.
+ */
+Test(hmac, equals_openssl_at_every_length_and_split)
+{
+    static const size_t key_lens[] = {0, 1, 20, 63, 64, 65, 131};
+    uint8_t keybuf[131], msg[300];
+    for (size_t i = 0; i < sizeof(keybuf); i++)
+        keybuf[i] = (uint8_t)(i * 7 + 1);
+    for (size_t i = 0; i < sizeof(msg); i++)
+        msg[i] = (uint8_t)(i * 13 + 5);
+    for (int a = 0; a < 2; a++) {
+        enum crypto_hmac_alg alg = a ? CRYPTO_HMAC_SHA256 : CRYPTO_HMAC_SHA1;
+        const EVP_MD *md = a ? EVP_sha256() : EVP_sha1();
+        for (size_t k = 0; k < sizeof(key_lens) / sizeof(key_lens[0]); k++) {
+            struct crypto_hmac_key key;
+            cr_assert_eq(crypto_hmac_key_init(&key, alg, keybuf, key_lens[k]), 0);
+            for (size_t len = 0; len <= sizeof(msg); len++) {
+                uint8_t want[EVP_MAX_MD_SIZE], got[CRYPTO_HMAC_MAX_LEN];
+                unsigned want_len = 0;
+                HMAC(md, keybuf, (int)key_lens[k], msg, len, want, &want_len);
+                size_t cut = len / 3, cut2 = len - len / 5; /* three uneven parts */
+                struct crypto_span parts[3] = {
+                    {msg, cut}, {msg + cut, cut2 - cut}, {msg + cut2, len - cut2}};
+                cr_assert_eq(crypto_hmac(&key, parts, 3, got), want_len);
+                cr_assert_arr_eq(got, want, want_len, "alg %d key %zu len %zu", a, key_lens[k],
+                                 len);
+                struct crypto_span whole = {msg, len};
+                crypto_hmac(&key, &whole, 1, got);
+                cr_assert_arr_eq(got, want, want_len, "alg %d key %zu len %zu whole", a,
+                                 key_lens[k], len);
+            }
+        }
+    }
 }
