@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "crypto/digest.h"
+#include "io/clock.h"
 #include "io/users.h"
 
 /* Something a reload replaced, freed once no worker can still hold it. */
@@ -25,13 +25,6 @@ struct longterm {
     struct crypto_hmac_key *nonce_key; /* current; acquire/release */
     struct retired *retired;
 };
-
-static uint64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* The nonce key: an HMAC-SHA256 key from the fleet key (a label keeps it
  * apart from the credential derivation key), or random. */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "io/addr.h"
+#include "io/clock.h"
 #include "io/credentials.h"
 #include "io/heap.h"
 #include "io/log.h"
@@ -422,13 +423,6 @@ static bool any_worker_failed(const struct server *srv)
         if (__atomic_load_n(&srv->workers[i].failed, __ATOMIC_ACQUIRE))
             return true;
     return false;
-}
-
-static uint64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* SIGUSR1 prints the counters, SIGHUP reloads; SIGTERM or SIGINT returns.

@@ -48,6 +48,7 @@
 #include "core/stun.h"
 #include "core/wire.h"
 #include "io/addr.h"
+#include "io/clock.h"
 #include "io/credentials.h"
 #include "io/log.h"
 #include "io/tls.h"
@@ -118,14 +119,7 @@ struct tcp_front {
     bool warned_fds;
 };
 
-static uint64_t clock_ms(clockid_t clock)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static uint64_t now_ms(void) { return clock_ms(CLOCK_MONOTONIC); }
+static uint64_t now_ms(void) { return monotonic_ms(); }
 
 /* ---- the deadline lists ---- */
 
@@ -357,7 +351,7 @@ static bool answer(struct tcp_front *f, struct conn *c, const uint8_t *msg, size
         .eps = &sh->eps[c->family],
         .stream = true,
         .tls = c->ssl != NULL,
-        .now_ms = clock_ms(CLOCK_REALTIME), /* credentials expire on the wall clock */
+        .now_ms = wall_clock_ms(), /* credentials expire on the wall clock */
     };
     struct stun_reply reply;
     stun_handle(&sh->handler, &req, c->out + c->out_len, TX_BUF_SIZE, &reply);
@@ -725,7 +719,7 @@ static void *front_main(void *arg)
         resume_accepting(f);
         sweep_idle(f);
         if (f->shared->creds != NULL)
-            credentials_reclaim(f->shared->creds, clock_ms(CLOCK_REALTIME));
+            credentials_reclaim(f->shared->creds, wall_clock_ms());
     }
     return NULL;
 }

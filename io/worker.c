@@ -2,21 +2,13 @@
 #include "io/worker.h"
 
 #include <string.h>
-#include <time.h>
 
 #include "io/addr.h"
+#include "io/clock.h"
 
 bool worker_should_stop(const struct worker *w)
 {
     return __atomic_load_n(&w->shared->stop, __ATOMIC_ACQUIRE) != 0;
-}
-
-/* Credentials expire on the wall clock: every server of a fleet agrees. */
-static uint64_t wall_clock_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 size_t worker_handle(struct worker *w, unsigned family, enum stun_endpoint ep, const uint8_t *data,
