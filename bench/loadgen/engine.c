@@ -19,6 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "bench/loadgen/mint.h"
 #include "core/wire.h"
 #include "io/addr.h"
 
@@ -31,7 +35,8 @@ enum {
     TCP_IN_CAP = 16384,    /* received, not yet a whole frame */
     TCP_OUT_CAP = 65536,   /* requests the kernel has not taken yet */
     TCP_RX_ROUNDS = 8,     /* recv calls per connection per wake-up */
-    TCP_CONNECT_MS = 2000, /* connect() at set-up */
+    TCP_CONNECT_MS = 2000, /* connect() at set-up; and a TLS handshake */
+    HANDSHAKE_WAITS = 64,  /* polls for one TLS handshake, at most */
     UDP_RCVBUF = 1 << 20,  /* best effort: the kernel caps it at rmem_max */
     PACE_PASS_MAX = 65536, /* open loop: requests sent in one pass at most */
     MIN_WAIT_NS = 20000,   /* shorter waits spin instead of sleeping */
@@ -44,9 +49,13 @@ enum {
 /* Open loop: the longest run of requests sent at once, in seconds of the rate. */
 #define PACE_QUANTUM_S 50e-6
 
+/* A stream to the server: plain TCP (ssl NULL) or TLS. */
 struct tcp_conn {
-    int fd; /* -1: none, or broken */
+    int fd;   /* -1: none, or broken */
+    SSL *ssl; /* TLS: the session; NULL for plain TCP */
     bool want_out;
+    enum bench_via via;
+    uint64_t token; /* its epoll token */
     struct stun_addr peer;
     uint32_t in_len, out_off, out_len;
     uint8_t in[TCP_IN_CAP];
@@ -58,6 +67,15 @@ struct bench_slot {
     struct bench_flow flow;
     struct bench_entry *ring;
     struct tcp_conn *tcp; /* NULL when the mix has no tcp */
+    struct tcp_conn *tls; /* NULL when the mix has no tls */
+};
+
+/* epoll tokens: slot << 2 | what. */
+enum {
+    TOKEN_UDP = 0,
+    TOKEN_TCP = 1,
+    TOKEN_TLS = 2,
+    TOKEN_BITS = 2,
 };
 
 /*
@@ -127,14 +145,13 @@ static int open_udp(struct bench_worker *w, struct bench_slot *s, struct bench_e
     return 0;
 }
 
-/* A non-blocking connect, waited for at most TCP_CONNECT_MS. */
-static int open_tcp(struct bench_worker *w, struct bench_slot *s, struct bench_endpoints *ep,
-                    char *err, size_t cap)
+/* A non-blocking connect of c to to, waited for at most TCP_CONNECT_MS;
+ * *self gets the local address. */
+static int connect_stream(struct tcp_conn *c, const struct stun_addr *to, struct stun_addr *self,
+                          char *err, size_t cap)
 {
-    const struct bench_plan *p = w->plan;
-    struct tcp_conn *c = s->tcp;
-    struct sockaddr_storage server, self;
-    socklen_t server_len = addr_from_stun(&p->ep.server, &server), len = sizeof(self);
+    struct sockaddr_storage server, local;
+    socklen_t server_len = addr_from_stun(to, &server), len = sizeof(local);
     c->fd = socket(server.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0)
         return fail(err, cap, "TCP socket", errno);
@@ -152,11 +169,77 @@ static int open_tcp(struct bench_worker *w, struct bench_slot *s, struct bench_e
         if (e != 0)
             return fail(err, cap, "TCP connect", e);
     }
-    if (getsockname(c->fd, (struct sockaddr *)&self, &len) < 0)
+    if (getsockname(c->fd, (struct sockaddr *)&local, &len) < 0)
         return fail(err, cap, "getsockname", errno);
-    addr_to_stun(&self, &ep->self_tcp);
-    c->peer = p->ep.server;
+    addr_to_stun(&local, self);
+    c->peer = *to;
     return 0;
+}
+
+static int open_tcp(struct bench_worker *w, struct bench_slot *s, struct bench_endpoints *ep,
+                    char *err, size_t cap)
+{
+    s->tcp->via = BENCH_VIA_TCP;
+    return connect_stream(s->tcp, &w->plan->ep.server, &ep->self_tcp, err, cap);
+}
+
+/* The first queued OpenSSL error (or errno) as text; the queue cleared. */
+static const char *ssl_reason(char *buf, size_t cap)
+{
+    unsigned long e = ERR_get_error();
+    if (e == 0)
+        snprintf(buf, cap, "%s", errno ? strerror(errno) : "no detail");
+    else
+        ERR_error_string_n(e, buf, cap);
+    ERR_clear_error();
+    return buf;
+}
+
+/* The client handshake on c's non-blocking socket, every wait bounded. */
+static int tls_handshake(struct tcp_conn *c, bool verify, char *err, size_t cap)
+{
+    char why[200];
+    uint64_t deadline = bench_now_ns() + (uint64_t)TCP_CONNECT_MS * 1000000u;
+    for (unsigned i = 0; i < HANDSHAKE_WAITS; i++) {
+        errno = 0;
+        int r = SSL_connect(c->ssl);
+        if (r == 1)
+            return 0;
+        int e = SSL_get_error(c->ssl, r);
+        uint64_t now = bench_now_ns();
+        if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) || now >= deadline)
+            break;
+        struct pollfd pfd = {.fd = c->fd, .events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT};
+        poll(&pfd, 1, (int)((deadline - now) / 1000000u) + 1);
+    }
+    long v = SSL_get_verify_result(c->ssl);
+    if (verify && v != X509_V_OK)
+        snprintf(err, cap, "TLS handshake: certificate not verified: %s",
+                 X509_verify_cert_error_string(v));
+    else
+        snprintf(err, cap, "TLS handshake (at most 2 s): %s", ssl_reason(why, sizeof(why)));
+    return -1;
+}
+
+/* A TLS connection to the server's --tls-port, handshake done at set-up. */
+static int open_tls(struct bench_worker *w, struct bench_slot *s, struct bench_endpoints *ep,
+                    char *err, size_t cap)
+{
+    const struct bench_plan *p = w->plan;
+    struct tcp_conn *c = s->tls;
+    struct sockaddr_storage peer;
+    c->via = BENCH_VIA_TLS;
+    if (connect_stream(c, &p->ep.server_tls, &ep->self_tls, err, cap) < 0)
+        return -1;
+    addr_from_stun(&p->ep.server_tls, &peer);
+    c->ssl = SSL_new(p->tls_ctx);
+    if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1)
+        return fail(err, cap, "TLS session", ENOMEM);
+    /* The output buffer is compacted between writes and only grows. */
+    SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    if (p->opt->tls_ca != NULL && bench_tls_expect_ip(c->ssl, &peer) < 0)
+        return fail(err, cap, "TLS: cannot check the certificate for the address", EINVAL);
+    return tls_handshake(c, p->opt->tls_ca != NULL, err, cap);
 }
 
 static int watch(struct bench_worker *w, int fd, uint64_t token, uint32_t events)
@@ -185,6 +268,45 @@ static void io_init(struct bench_worker *w)
         io->rx[i].msg_hdr.msg_name = &io->rx_name[i];
         io->rx[i].msg_hdr.msg_namelen = sizeof(io->rx_name[i]);
     }
+}
+
+/* Slot i's TCP (TOKEN_TCP) or TLS (TOKEN_TLS) connection, watched. */
+static int open_stream(struct bench_worker *w, unsigned i, unsigned what,
+                       struct bench_endpoints *ep, char *err, size_t cap)
+{
+    struct bench_slot *s = &w->slots[i];
+    struct tcp_conn *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return fail(err, cap, "memory", ENOMEM);
+    c->fd = -1;
+    c->token = (uint64_t)i << TOKEN_BITS | what;
+    if (what == TOKEN_TCP)
+        s->tcp = c;
+    else
+        s->tls = c;
+    if (what == TOKEN_TCP && open_tcp(w, s, ep, err, cap) < 0)
+        return -1;
+    if (what == TOKEN_TLS && open_tls(w, s, ep, err, cap) < 0) {
+        char why[256];
+        snprintf(why, sizeof(why), "%s", err);
+        snprintf(err, cap, "TLS connection to --tls-port %u: %s", w->plan->opt->tls_port, why);
+        return -1;
+    }
+    if (watch(w, c->fd, c->token, EPOLLIN) < 0)
+        return fail(err, cap, "epoll_ctl", errno);
+    return 0;
+}
+
+static void close_stream(struct tcp_conn *c)
+{
+    if (c == NULL)
+        return;
+    if (c->ssl != NULL)
+        SSL_shutdown(c->ssl); /* close_notify, once, not waited for */
+    SSL_free(c->ssl);
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c);
 }
 
 int bench_worker_init(struct bench_worker *w, const struct bench_plan *plan, unsigned id,
@@ -217,21 +339,17 @@ int bench_worker_init(struct bench_worker *w, const struct bench_plan *plan, uns
             return fail(err, err_cap, "memory", ENOMEM);
         if (open_udp(w, s, &ep, err, err_cap) < 0)
             return -1;
-        if (watch(w, s->udp_fd, (uint64_t)i << 1, EPOLLIN) < 0)
+        if (watch(w, s->udp_fd, (uint64_t)i << TOKEN_BITS | TOKEN_UDP, EPOLLIN) < 0)
             return fail(err, err_cap, "epoll_ctl", errno);
-        if (plan->use_tcp) {
-            s->tcp = calloc(1, sizeof(*s->tcp));
-            if (s->tcp == NULL)
-                return fail(err, err_cap, "memory", ENOMEM);
-            s->tcp->fd = -1;
-            if (open_tcp(w, s, &ep, err, err_cap) < 0)
-                return -1;
-            if (watch(w, s->tcp->fd, (uint64_t)i << 1 | 1, EPOLLIN) < 0)
-                return fail(err, err_cap, "epoll_ctl", errno);
-        }
+        if (plan->use_tcp && open_stream(w, i, TOKEN_TCP, &ep, err, err_cap) < 0)
+            return -1;
+        if (plan->use_tls && open_stream(w, i, TOKEN_TLS, &ep, err, err_cap) < 0)
+            return -1;
         bench_flow_init(&s->flow, s->ring, plan->ring_cap, first_socket + i, plan->nonce,
                         plan->timeout_ns, &ep, &w->tally);
         s->flow.cred = plan->has_cred ? &plan->cred : NULL;
+        if (plan->has_lt)
+            bench_flow_use_lt(&s->flow, &plan->lt);
     }
     return 0;
 }
@@ -242,9 +360,8 @@ void bench_worker_fini(struct bench_worker *w)
         struct bench_slot *s = &w->slots[i];
         if (s->udp_fd >= 0)
             close(s->udp_fd);
-        if (s->tcp != NULL && s->tcp->fd >= 0)
-            close(s->tcp->fd);
-        free(s->tcp);
+        close_stream(s->tcp);
+        close_stream(s->tls);
         free(s->ring);
     }
     if (w->epoll_fd >= 0)
@@ -277,48 +394,80 @@ static enum bench_kind pick_kind(struct bench_worker *w)
     return (enum bench_kind)k;
 }
 
-static void tcp_break(struct bench_worker *w, struct bench_slot *s, const char *why, int e)
+static void tcp_break(struct bench_worker *w, struct tcp_conn *c, const char *why, int e)
 {
-    struct tcp_conn *c = s->tcp;
     if (c->fd < 0)
         return;
+    SSL_free(c->ssl); /* no close_notify: the stream is broken */
+    c->ssl = NULL;
     close(c->fd); /* leaves the epoll set with it */
     c->fd = -1;
     c->in_len = c->out_len = c->out_off = 0;
     if (w->tcp_failures++ == 0)
-        snprintf(w->tcp_failure, sizeof(w->tcp_failure), "%s%s%s", why, e ? ": " : "",
-                 e ? strerror(e) : "");
+        snprintf(w->tcp_failure, sizeof(w->tcp_failure), "%s%s%s%s",
+                 c->via == BENCH_VIA_TLS ? "tls: " : "", why, e ? ": " : "", e ? strerror(e) : "");
     /* Its outstanding requests are found lost by the expiry scan. */
 }
 
-static void tcp_set_out(struct bench_worker *w, struct bench_slot *s, bool want)
+static void tcp_set_out(struct bench_worker *w, struct tcp_conn *c, bool want)
 {
-    struct tcp_conn *c = s->tcp;
     if (c->want_out == want || c->fd < 0)
         return;
-    struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0),
-                             .data.u64 = (uint64_t)(s - w->slots) << 1 | 1};
+    struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.u64 = c->token};
     if (epoll_ctl(w->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
         c->want_out = want;
 }
 
-static void tcp_flush(struct bench_worker *w, struct bench_slot *s)
+/*
+ * One send or receive on a stream, plain or TLS: bytes moved, 0 when it
+ * would block, -1 when the stream is over (*e: errno, 0 for a clean close
+ * or a TLS error, whose text is in *why).
+ */
+static ssize_t stream_io(struct tcp_conn *c, bool out, void *buf, size_t len, const char **why,
+                         int *e)
 {
-    struct tcp_conn *c = s->tcp;
+    *e = 0;
+    errno = 0;
+    if (c->ssl == NULL) {
+        ssize_t n = out ? send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT)
+                        : recv(c->fd, buf, len, MSG_DONTWAIT);
+        if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
+            return n > 0 ? n : 0;
+        *e = n < 0 ? errno : 0;
+        *why = n < 0 ? (out ? "send" : "recv") : "the server closed the connection";
+        return -1;
+    }
+    int cap = len > INT32_MAX ? INT32_MAX : (int)len;
+    int n = out ? SSL_write(c->ssl, buf, cap) : SSL_read(c->ssl, buf, cap);
+    if (n > 0)
+        return n;
+    int err = SSL_get_error(c->ssl, n);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
+        return 0;
+    *e = err == SSL_ERROR_SYSCALL ? errno : 0;
+    *why = err == SSL_ERROR_ZERO_RETURN ? "the server closed the connection"
+           : out                        ? "SSL_write"
+                                        : "SSL_read";
+    ERR_clear_error();
+    return -1;
+}
+
+static void tcp_flush(struct bench_worker *w, struct tcp_conn *c)
+{
     if (c->fd < 0 || c->out_off == c->out_len)
         return;
-    ssize_t n =
-        send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0 && errno != EAGAIN && errno != EINTR) {
+    const char *why = "";
+    int e = 0;
+    ssize_t n = stream_io(c, true, c->out + c->out_off, c->out_len - c->out_off, &why, &e);
+    if (n < 0) {
         w->send_errors++;
-        tcp_break(w, s, "send", errno);
+        tcp_break(w, c, why, e);
         return;
     }
-    if (n > 0)
-        c->out_off += (uint32_t)n;
+    c->out_off += (uint32_t)n;
     if (c->out_off == c->out_len)
         c->out_off = c->out_len = 0;
-    tcp_set_out(w, s, c->out_off != c->out_len);
+    tcp_set_out(w, c, c->out_off != c->out_len);
 }
 
 /*
@@ -395,7 +544,33 @@ static unsigned udp_flush(struct bench_worker *w, struct bench_slot *s, unsigned
 /* Request sizes: the short kinds first in a batch, so that GSO runs are long. */
 static bool long_request(enum bench_kind k)
 {
-    return k == BENCH_FINGERPRINT || k == BENCH_CHANGE_REQUEST || k == BENCH_SHORT_TERM;
+    return k == BENCH_FINGERPRINT || k == BENCH_CHANGE_REQUEST || k == BENCH_SHORT_TERM ||
+           k == BENCH_LONG_TERM;
+}
+
+static bool on_stream(enum bench_kind k) { return k == BENCH_TCP || k == BENCH_TLS; }
+
+/* Queues up to n requests of kind (tcp or tls) on stream c; returns how many. */
+static unsigned queue_stream(struct bench_worker *w, struct bench_slot *s, struct tcp_conn *c,
+                             enum bench_kind kind, unsigned n, uint64_t now)
+{
+    unsigned queued = 0;
+    if (n == 0 || c == NULL || c->fd < 0)
+        return 0;
+    if (c->out_off > 0) {
+        memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+        c->out_len -= c->out_off;
+        c->out_off = 0;
+    }
+    for (; queued < n && TCP_OUT_CAP - c->out_len >= BENCH_REQUEST_MAX; queued++) {
+        size_t len =
+            bench_flow_request(&s->flow, kind, now, c->out + c->out_len, BENCH_REQUEST_MAX);
+        if (len == 0)
+            break;
+        c->out_len += (uint32_t)len;
+    }
+    tcp_flush(w, c);
+    return queued;
 }
 
 /*
@@ -410,38 +585,24 @@ static unsigned send_burst(struct bench_worker *w, struct bench_slot *s, unsigne
     for (unsigned pass = 0; done < n && pass <= BENCH_MAX_WINDOW / TX_BATCH + 1; pass++) {
         unsigned chunk = n - done < TX_BATCH ? n - done : TX_BATCH;
         enum bench_kind drawn[TX_BATCH], udp[TX_BATCH];
-        unsigned n_udp = 0, n_tcp = 0, queued = 0, msgs = 0;
+        unsigned n_udp = 0, n_tcp = 0, n_tls = 0, msgs = 0;
         for (unsigned i = 0; i < chunk; i++)
             drawn[i] = p->single_kind >= 0 ? (enum bench_kind)p->single_kind : pick_kind(w);
         for (unsigned i = 0; i < chunk; i++)
-            if (drawn[i] != BENCH_TCP && !long_request(drawn[i]))
+            if (!on_stream(drawn[i]) && !long_request(drawn[i]))
                 udp[n_udp++] = drawn[i];
         for (unsigned i = 0; i < chunk; i++) {
             if (long_request(drawn[i]))
                 udp[n_udp++] = drawn[i];
             n_tcp += drawn[i] == BENCH_TCP;
+            n_tls += drawn[i] == BENCH_TLS;
         }
         /* UDP first, so that a partial send takes back only the most
-         * recent requests; then the stream's. */
+         * recent requests; then the streams'. */
         unsigned built = build_udp(w, s, udp, n_udp, now, &msgs);
         unsigned sent = udp_flush(w, s, built, msgs);
-        struct tcp_conn *c = s->tcp;
-        if (n_tcp > 0 && c != NULL && c->fd >= 0) {
-            if (c->out_off > 0) {
-                memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
-                c->out_len -= c->out_off;
-                c->out_off = 0;
-            }
-            for (unsigned i = 0; i < n_tcp && TCP_OUT_CAP - c->out_len >= BENCH_REQUEST_MAX; i++) {
-                size_t len = bench_flow_request(&s->flow, BENCH_TCP, now, c->out + c->out_len,
-                                                BENCH_REQUEST_MAX);
-                if (len == 0)
-                    break;
-                c->out_len += (uint32_t)len;
-                queued++;
-            }
-            tcp_flush(w, s);
-        }
+        unsigned queued = queue_stream(w, s, s->tcp, BENCH_TCP, n_tcp, now);
+        queued += queue_stream(w, s, s->tls, BENCH_TLS, n_tls, now);
         done += sent + queued;
         if (sent + queued < chunk)
             break;
@@ -467,7 +628,8 @@ static void udp_receive(struct bench_worker *w, struct bench_slot *s)
             struct stun_addr source;
             struct bench_answer a;
             addr_to_stun(&io->rx_name[i], &source);
-            bench_flow_answer(&s->flow, io->rx_buf[i], io->rx[i].msg_len, &source, false, now, &a);
+            bench_flow_answer(&s->flow, io->rx_buf[i], io->rx[i].msg_len, &source, BENCH_VIA_UDP,
+                              now, &a);
             record(w, &a);
             io->rx[i].msg_hdr.msg_namelen = sizeof(io->rx_name[i]);
         }
@@ -476,44 +638,49 @@ static void udp_receive(struct bench_worker *w, struct bench_slot *s)
     }
 }
 
-/* Frames RFC 8489 §6.2.2 messages out of the stream: header + its length field. */
-static void tcp_receive(struct bench_worker *w, struct bench_slot *s)
+/* Judges every whole frame (RFC 8489 §6.2.2: header + its length field)
+ * of c's input, keeps the rest. false: the stream could not be framed. */
+static bool take_frames(struct bench_worker *w, struct bench_slot *s, struct tcp_conn *c)
 {
-    struct tcp_conn *c = s->tcp;
+    uint64_t now = bench_now_ns();
+    uint32_t pos = 0;
+    while (c->in_len - pos >= STUN_HEADER_LEN) {
+        uint32_t frame = STUN_HEADER_LEN + wire_get16(c->in + pos + 2);
+        struct bench_answer a;
+        if (frame > TCP_IN_CAP) {
+            /* Cannot be framed: judge the header (its request is
+             * consumed, invalid), then the stream is lost. */
+            bench_flow_answer(&s->flow, c->in + pos, STUN_HEADER_LEN, &c->peer, c->via, now, &a);
+            tcp_break(w, c, "an answer too long to frame", 0);
+            return false;
+        }
+        if (c->in_len - pos < frame)
+            break;
+        bench_flow_answer(&s->flow, c->in + pos, frame, &c->peer, c->via, now, &a);
+        record(w, &a);
+        pos += frame;
+    }
+    memmove(c->in, c->in + pos, c->in_len - pos);
+    c->in_len -= pos;
+    return true;
+}
+
+static void tcp_receive(struct bench_worker *w, struct bench_slot *s, struct tcp_conn *c)
+{
     for (unsigned round = 0; round < TCP_RX_ROUNDS && c->fd >= 0; round++) {
         size_t room = TCP_IN_CAP - c->in_len;
-        ssize_t n = recv(c->fd, c->in + c->in_len, room, MSG_DONTWAIT);
-        if (n == 0) {
-            tcp_break(w, s, "the server closed the connection", 0);
+        const char *why = "";
+        int e = 0;
+        ssize_t n = stream_io(c, false, c->in + c->in_len, room, &why, &e);
+        if (n < 0)
+            tcp_break(w, c, why, e);
+        if (n <= 0)
             return;
-        }
-        if (n < 0) {
-            if (errno != EAGAIN && errno != EINTR)
-                tcp_break(w, s, "recv", errno);
-            return;
-        }
         c->in_len += (uint32_t)n;
-        uint64_t now = bench_now_ns();
-        uint32_t pos = 0;
-        while (c->in_len - pos >= STUN_HEADER_LEN) {
-            uint32_t frame = STUN_HEADER_LEN + wire_get16(c->in + pos + 2);
-            struct bench_answer a;
-            if (frame > TCP_IN_CAP) {
-                /* Cannot be framed: judge the header (its request is
-                 * consumed, invalid), then the stream is lost. */
-                bench_flow_answer(&s->flow, c->in + pos, STUN_HEADER_LEN, &c->peer, true, now, &a);
-                tcp_break(w, s, "an answer too long to frame", 0);
-                return;
-            }
-            if (c->in_len - pos < frame)
-                break;
-            bench_flow_answer(&s->flow, c->in + pos, frame, &c->peer, true, now, &a);
-            record(w, &a);
-            pos += frame;
-        }
-        memmove(c->in, c->in + pos, c->in_len - pos);
-        c->in_len -= pos;
-        if ((size_t)n < room)
+        if (!take_frames(w, s, c))
+            return;
+        /* TLS hands out a record at a time: read on while it has more. */
+        if ((size_t)n < room && (c->ssl == NULL || SSL_pending(c->ssl) == 0))
             return;
     }
 }
@@ -613,6 +780,10 @@ static uint64_t outstanding(const struct bench_worker *w)
 static void tick(struct bench_worker *w, uint64_t now, bool refill_all)
 {
     for (unsigned i = 0; i < w->n_slots; i++) {
+        struct tcp_conn *c = w->slots[i].tls;
+        /* Records already decrypted wake no epoll: read them here. */
+        if (c != NULL && c->ssl != NULL && SSL_pending(c->ssl) > 0)
+            tcp_receive(w, &w->slots[i], c);
         bench_flow_expire(&w->slots[i].flow, now);
         if (refill_all)
             refill(w, &w->slots[i], now);
@@ -622,12 +793,15 @@ static void tick(struct bench_worker *w, uint64_t now, bool refill_all)
 static void handle_event(struct bench_worker *w, const struct epoll_event *ev, bool refilling,
                          uint64_t now)
 {
-    struct bench_slot *s = &w->slots[ev->data.u64 >> 1];
-    if (ev->data.u64 & 1) {
+    struct bench_slot *s = &w->slots[ev->data.u64 >> TOKEN_BITS];
+    unsigned what = (unsigned)(ev->data.u64 & ((1u << TOKEN_BITS) - 1));
+    struct tcp_conn *c = what == TOKEN_TCP ? s->tcp : what == TOKEN_TLS ? s->tls : NULL;
+    if (c != NULL) {
         if (ev->events & (EPOLLIN | EPOLLERR | EPOLLHUP))
-            tcp_receive(w, s);
-        if (ev->events & EPOLLOUT)
-            tcp_flush(w, s);
+            tcp_receive(w, s, c);
+        /* A TLS write may wait on a read (and the reverse): try both. */
+        if (ev->events & EPOLLOUT || (c->ssl != NULL && c->out_off != c->out_len))
+            tcp_flush(w, c);
     } else {
         udp_receive(w, s);
     }

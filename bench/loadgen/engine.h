@@ -1,9 +1,8 @@
 /*
  * The load generator's threads. Each worker owns a share of the socket
- * slots (one UDP socket each, and one TCP connection when the mix has
- * tcp), one epoll, one tally and one latency histogram; workers share
- * nothing writable but their progress counters, which the main thread
- * reads.
+ * slots (one UDP socket each, one TCP connection when the mix has tcp,
+ * one TLS connection when it has tls), one epoll, one tally and one latency histogram; workers
+ * share nothing writable but their progress counters, which the main thread reads.
  *
  * UDP goes out in sendmmsg batches per socket and comes back through
  * recvmmsg batches, non-blocking, woken by the worker's epoll. Closed
@@ -18,6 +17,7 @@
 #ifndef STUNRING_BENCH_ENGINE_H
 #define STUNRING_BENCH_ENGINE_H
 
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -35,8 +35,10 @@ struct bench_plan {
     struct bench_endpoints ep;     /* server, other; self_* filled per slot */
     bool connect_udp;              /* no change-request: connect() the UDP sockets */
     bool use_tcp;
-    bool gso;       /* UDP_SEGMENT: runs of equal-size requests in one sendmsg */
-    uint32_t nonce; /* this run's, in every transaction id */
+    bool use_tls;     /* a TLS connection per slot to ep.server_tls */
+    SSL_CTX *tls_ctx; /* use_tls: the client context every connection is made from */
+    bool gso;         /* UDP_SEGMENT: runs of equal-size requests in one sendmsg */
+    uint32_t nonce;   /* this run's, in every transaction id */
     uint32_t ring_cap;
     uint32_t cum_weight[BENCH_KIND_COUNT]; /* cumulative --mix weights */
     uint32_t total_weight;
@@ -45,6 +47,10 @@ struct bench_plan {
      * flow of every thread signs with it. has_cred false: none. */
     struct bench_credential cred;
     bool has_cred;
+    /* long-term-auth: learned from one 401 before the run (challenge.h);
+     * every flow signs with it and starts from its NONCE. */
+    struct bench_longterm lt;
+    bool has_lt;
     uint64_t timeout_ns, tick_ns;
     uint64_t t_start, t_measure, t_end, t_stop;
     atomic_bool interrupted; /* SIGINT/SIGTERM: stop sending now, drain */
@@ -72,7 +78,7 @@ struct bench_worker {
     struct bench_hist hist;
     uint64_t unsent;       /* open loop: due but not sent (ring full, socket full, late) */
     uint64_t send_errors;  /* sendmmsg/send failures other than a full buffer */
-    uint64_t tcp_failures; /* connections that broke (then their requests are lost) */
+    uint64_t tcp_failures; /* TCP or TLS connections that broke (their requests are lost) */
     uint64_t socket_drops; /* datagrams our own sockets dropped (SO_MEMINFO) */
     uint64_t end_ns;       /* when sending stopped */
     char tcp_failure[128]; /* the first failure, for the report */

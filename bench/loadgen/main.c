@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/loadgen/challenge.h"
 #include "bench/loadgen/engine.h"
 #include "bench/loadgen/histogram.h"
 #include "bench/loadgen/mint.h"
@@ -30,6 +31,7 @@
 #include "core/attr.h"
 #include "core/msg.h"
 #include "core/writer.h"
+#include "crypto/digest.h"
 #include "io/addr.h"
 
 enum {
@@ -152,6 +154,30 @@ static void mint_credential(const struct bench_options *o)
     plan.has_cred = true;
 }
 
+/* long-term-auth: one 401 before the run teaches REALM and NONCE for every socket. */
+static void learn_long_term(const struct bench_options *o)
+{
+    char text[ADDR_TEXT_MAX], err[256];
+    if (bench_challenge(&o->server, &plan.local, o->password_algorithm, o->user, o->password,
+                        &plan.lt, err, sizeof(err)) < 0)
+        setup_error("--mix long-term-auth: no challenge from %s to learn REALM and NONCE: %s",
+                    addr_format(&o->server, text), err);
+    plan.has_lt = true;
+}
+
+/* tls: the context of every connection to --tls-port, made once. */
+static void prepare_tls(const struct bench_options *o)
+{
+    char err[256];
+    struct sockaddr_storage tls = o->server;
+    addr_set_port(&tls, o->tls_port);
+    addr_to_stun(&tls, &plan.ep.server_tls);
+    plan.tls_ctx = bench_tls_context(o->tls_ca, err, sizeof(err));
+    if (plan.tls_ctx == NULL)
+        setup_error("--mix tls: %s", err);
+    plan.use_tls = true;
+}
+
 static uint32_t pow2_at_least(uint64_t n)
 {
     uint32_t c = 64;
@@ -169,6 +195,10 @@ static void make_plan(const struct bench_options *o)
         find_other(o, &plan.ep);
     if (o->weights[BENCH_SHORT_TERM] > 0)
         mint_credential(o);
+    if (o->weights[BENCH_LONG_TERM] > 0)
+        learn_long_term(o);
+    if (o->weights[BENCH_TLS] > 0)
+        prepare_tls(o);
     /* Answers to change-request come from other endpoints: a connected
      * socket would not see them. */
     plan.connect_udp = o->weights[BENCH_CHANGE_REQUEST] == 0;
@@ -207,7 +237,8 @@ static void make_plan(const struct bench_options *o)
 static void raise_fd_limit(const struct bench_options *o)
 {
     struct rlimit rl;
-    rlim_t need = (rlim_t)o->sockets * (plan.use_tcp ? 2 : 1) + o->threads + FDS_SPARE;
+    rlim_t per_slot = 1 + (plan.use_tcp ? 1 : 0) + (plan.use_tls ? 1 : 0);
+    rlim_t need = (rlim_t)o->sockets * per_slot + o->threads + FDS_SPARE;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
         return;
     if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need)
@@ -284,6 +315,7 @@ static void print_json(const struct bench_options *o, const struct results *r, d
            o->window, (unsigned long long)o->rate);
     printf("\"server\":\"%s\",\"warmup_s\":%.3f,\"timeout_ms\":%u,\"udp_gso\":%s,",
            addr_format(&o->server, text), o->warmup_s, o->timeout_ms, plan.gso ? "true" : "false");
+    printf("\"stale_nonce\":%llu,", (unsigned long long)t->why[BENCH_STALE_NONCE]);
     printf("\"unsent\":%llu,\"send_errors\":%llu,\"tcp_failures\":%llu,"
            "\"bench_socket_drops\":%llu,\"invalid_by_reason\":{",
            (unsigned long long)r->unsent, (unsigned long long)r->send_errors,
@@ -316,6 +348,15 @@ static void print_human(const struct bench_options *o, const struct results *r, 
         printf("  auth      short-term-auth signs with one credential minted over TLS (port "
                "%u) for the run, USERNAME of %zu bytes\n",
                o->tls_port, plan.cred.username_len);
+    if (plan.has_lt)
+        printf("  auth      long-term-auth signs as %s in realm %.*s with %s (one 401 before the "
+               "run; a 438 refreshes a socket's NONCE and counts invalid as stale_nonce)\n",
+               o->user, (int)plan.lt.realm_len, (const char *)plan.lt.realm,
+               plan.lt.algorithm == CRYPTO_PASSWORD_SHA256 ? "SHA-256, MESSAGE-INTEGRITY-SHA256"
+                                                           : "MD5, MESSAGE-INTEGRITY");
+    if (plan.use_tls)
+        printf("  tls       one TLS connection per socket to port %u, certificate %s\n",
+               o->tls_port, o->tls_ca ? "verified" : "not verified (no --tls-ca)");
     printf("  measured  %.3f s after %.3f s of warm-up (timeout %u ms)\n", duration, o->warmup_s,
            o->timeout_ms);
     printf("  sent      %llu", (unsigned long long)t->sent);
@@ -342,7 +383,8 @@ static void print_human(const struct bench_options *o, const struct results *r, 
     if (r->send_errors > 0)
         printf("  errors    %llu sends failed\n", (unsigned long long)r->send_errors);
     if (r->tcp_failures > 0)
-        printf("  tcp       %llu connections broke (first: %s); their requests count lost\n",
+        printf("  streams   %llu TCP/TLS connections broke (first: %s); their requests count "
+               "lost\n",
                (unsigned long long)r->tcp_failures, r->tcp_failure);
     if (r->socket_drops > 0)
         printf("  drops     %llu answers dropped by the bench's own sockets (counted lost)\n",
@@ -454,6 +496,7 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < o.threads; i++)
         bench_worker_fini(&ws[i]);
     free(ws);
+    SSL_CTX_free(plan.tls_ctx);
     if (r.t.sent != r.t.valid + r.t.invalid + r.t.lost)
         fprintf(stderr, "stunring-bench: BUG: sent %llu != valid + invalid + lost\n",
                 (unsigned long long)r.t.sent);

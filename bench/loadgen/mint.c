@@ -79,33 +79,51 @@ static int tcp_connect(const struct sockaddr_storage *tls, char *err, size_t cap
     return fd;
 }
 
-/* TLS 1.2 or later; the peer verified against ca_file (and its IP) when given. */
-static SSL *tls_session(const struct sockaddr_storage *tls, const char *ca_file, SSL_CTX **ctx_out,
-                        char *err, size_t cap)
+SSL_CTX *bench_tls_context(const char *ca_file, char *err, size_t cap)
 {
     char why[256];
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    *ctx_out = ctx;
     if (ctx == NULL || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
         fail(err, cap, "TLS context: %s", ssl_reason(why, sizeof(why)));
+        SSL_CTX_free(ctx);
         return NULL;
     }
     SSL_CTX_set_verify(ctx, ca_file ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
     if (ca_file && SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
         fail(err, cap, "--tls-ca %s: %s", ca_file, ssl_reason(why, sizeof(why)));
+        SSL_CTX_free(ctx);
         return NULL;
     }
+    return ctx;
+}
+
+int bench_tls_expect_ip(SSL *ssl, const struct sockaddr_storage *peer)
+{
+    char ip[INET6_ADDRSTRLEN];
+    const void *raw = peer->ss_family == AF_INET
+                          ? (const void *)&((const struct sockaddr_in *)peer)->sin_addr
+                          : (const void *)&((const struct sockaddr_in6 *)peer)->sin6_addr;
+    if (inet_ntop(peer->ss_family, raw, ip, sizeof(ip)) == NULL ||
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), ip) != 1)
+        return -1;
+    return 0;
+}
+
+/* TLS 1.2 or later; the peer verified against ca_file (and its IP) when given. */
+static SSL *tls_session(const struct sockaddr_storage *tls, const char *ca_file, SSL_CTX **ctx_out,
+                        char *err, size_t cap)
+{
+    char why[256];
+    SSL_CTX *ctx = bench_tls_context(ca_file, err, cap);
+    *ctx_out = ctx;
+    if (ctx == NULL)
+        return NULL;
     SSL *ssl = SSL_new(ctx);
     if (ssl == NULL) {
         fail(err, cap, "TLS session: %s", ssl_reason(why, sizeof(why)));
         return NULL;
     }
-    char ip[INET6_ADDRSTRLEN];
-    const void *raw = tls->ss_family == AF_INET
-                          ? (const void *)&((const struct sockaddr_in *)tls)->sin_addr
-                          : (const void *)&((const struct sockaddr_in6 *)tls)->sin6_addr;
-    if (ca_file && (inet_ntop(tls->ss_family, raw, ip, sizeof(ip)) == NULL ||
-                    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), ip) != 1)) {
+    if (ca_file && bench_tls_expect_ip(ssl, tls) < 0) {
         fail(err, cap, "TLS: cannot check the certificate for the address");
         SSL_free(ssl);
         return NULL;

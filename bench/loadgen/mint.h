@@ -11,6 +11,7 @@
 #ifndef STUNRING_BENCH_MINT_H
 #define STUNRING_BENCH_MINT_H
 
+#include <openssl/ssl.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -27,5 +28,15 @@ enum {
  */
 int bench_mint(const struct sockaddr_storage *tls, const char *ca_file,
                struct bench_credential *out, char *err, size_t err_cap);
+
+/*
+ * A client TLS context, TLS 1.2 or later, that verifies the server's
+ * certificate against ca_file (PEM) when it is not NULL. NULL with a
+ * reason in err. Shared: each connection makes its own SSL from it.
+ */
+SSL_CTX *bench_tls_context(const char *ca_file, char *err, size_t cap);
+
+/* Has ssl's verification also check the certificate names peer's IP. 0 or -1. */
+int bench_tls_expect_ip(SSL *ssl, const struct sockaddr_storage *peer);
 
 #endif

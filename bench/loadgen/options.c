@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/digest.h"
 #include "io/addr.h"
 #include "io/cli.h"
 
@@ -36,6 +37,7 @@ static void set_defaults(struct bench_options *o)
     o->progress = -1;
     o->gso = true;
     o->tls_port = 5349;
+    o->password_algorithm = CRYPTO_PASSWORD_SHA256;
 }
 
 static double parse_seconds(const char *flag, const char *text, double min, double max)
@@ -86,9 +88,6 @@ static bool is_loopback(const struct sockaddr_storage *ss)
     return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
 }
 
-/* Mix names that exist in the issue but are not written yet. */
-static const char *const needs_credentials[] = {"long-term-auth", "tls"};
-
 static void parse_mix(struct bench_options *o, const char *text)
 {
     char copy[512];
@@ -106,17 +105,12 @@ static void parse_mix(struct bench_options *o, const char *text)
             *colon = '\0';
             weight = (unsigned)cli_number("--mix weight", colon + 1, 0, BENCH_MAX_WEIGHT);
         }
-        for (size_t i = 0; i < sizeof(needs_credentials) / sizeof(needs_credentials[0]); i++)
-            if (strcmp(item, needs_credentials[i]) == 0)
-                cli_usage_error("--mix: '%s' needs credentials the bench does not fetch yet "
-                                "(long-term users, STUN over TLS): not written, and not faked",
-                                item);
         unsigned k = 0;
         while (k < BENCH_KIND_COUNT && strcmp(item, bench_kind_name((enum bench_kind)k)) != 0)
             k++;
         if (k == BENCH_KIND_COUNT)
             cli_usage_error("--mix: unknown kind '%s' (binding, classic, fingerprint, "
-                            "change-request, tcp, short-term-auth; long-term-auth, tls later)",
+                            "change-request, tcp, short-term-auth, long-term-auth, tls)",
                             item);
         if (seen[k])
             cli_usage_error("--mix: '%s' given twice", item);
@@ -176,15 +170,25 @@ static void print_help(void)
            "                       (default: not pinned)\n");
     printf("  --mix SPEC           kinds with weights, e.g. binding:3,classic:1; kinds:\n"
            "                       binding, classic, fingerprint, change-request, tcp,\n"
-           "                       short-term-auth (long-term-auth and tls are refused)\n"
+           "                       short-term-auth, long-term-auth, tls\n"
            "                       (default: %s)\n",
            bench_options_mix_text(&d, mix, sizeof(mix)));
-    printf("  --tls-port N         short-term-auth: the server's TLS port on the --server\n"
-           "                       address; one Shared Secret Request there before the run\n"
-           "                       mints the credential every request uses (default: %u)\n",
+    printf("  --tls-port N         the server's TLS port on the --server address: tls sends\n"
+           "                       there (one TLS connection per socket); short-term-auth\n"
+           "                       mints there, one Shared Secret Request before the run\n"
+           "                       (default: %u)\n",
            d.tls_port);
     printf("  --tls-ca FILE        verify the server's certificate (and its IP address)\n"
            "                       against FILE, PEM (default: not verified)\n");
+    printf("  --user NAME          long-term-auth: the long-term user (needed with it; one\n"
+           "                       401 before the run teaches REALM and NONCE; a 438 later\n"
+           "                       refreshes the socket's NONCE, counted invalid as\n"
+           "                       stale_nonce) (default: none)\n");
+    printf("  --password PASS      long-term-auth: its password (needed with it; visible to\n"
+           "                       ps: use a throw-away user) (default: none)\n");
+    printf("  --password-algorithm md5|sha256  long-term-auth: PASSWORD-ALGORITHM; sha256\n"
+           "                       signs with MESSAGE-INTEGRITY-SHA256, md5 with\n"
+           "                       MESSAGE-INTEGRITY (default: sha256)\n");
     printf("  --json               print one JSON object on stdout and nothing else\n");
     printf("  --progress, --no-progress  a line on stderr each second (default: when stdout "
            "is a\n"
@@ -218,6 +222,9 @@ enum flag {
     F_NO_GSO,
     F_TLS_PORT,
     F_TLS_CA,
+    F_USER,
+    F_PASSWORD,
+    F_PASSWORD_ALGORITHM,
     F_VERSION,
     F_HELP,
 };
@@ -242,10 +249,22 @@ static const struct option flags[] = {
     {"no-gso", no_argument, NULL, F_NO_GSO},
     {"tls-port", required_argument, NULL, F_TLS_PORT},
     {"tls-ca", required_argument, NULL, F_TLS_CA},
+    {"user", required_argument, NULL, F_USER},
+    {"password", required_argument, NULL, F_PASSWORD},
+    {"password-algorithm", required_argument, NULL, F_PASSWORD_ALGORITHM},
     {"version", no_argument, NULL, F_VERSION},
     {"help", no_argument, NULL, F_HELP},
     {NULL, 0, NULL, 0},
 };
+
+static unsigned parse_password_algorithm(const char *text)
+{
+    if (strcmp(text, "sha256") == 0)
+        return CRYPTO_PASSWORD_SHA256;
+    if (strcmp(text, "md5") == 0)
+        return CRYPTO_PASSWORD_MD5;
+    cli_usage_error("--password-algorithm: want md5 or sha256, got '%s'", text);
+}
 
 static void apply_flag(struct bench_options *o, int flag, const char *arg)
 {
@@ -308,6 +327,15 @@ static void apply_flag(struct bench_options *o, int flag, const char *arg)
     case F_TLS_CA:
         o->tls_ca = arg;
         break;
+    case F_USER:
+        o->user = arg;
+        break;
+    case F_PASSWORD:
+        o->password = arg;
+        break;
+    case F_PASSWORD_ALGORITHM:
+        o->password_algorithm = parse_password_algorithm(arg);
+        break;
     case F_VERSION:
         printf("stunring-bench %s\n", STUNRING_VERSION);
         exit(0);
@@ -334,6 +362,13 @@ static void check_together(const struct bench_options *o)
                         addr_format(&o->alt, text));
     if (o->has_alt && o->alt.ss_family != o->server.ss_family)
         cli_usage_error("--alt-server: not the address family of --server");
+    if (o->weights[BENCH_LONG_TERM] > 0 && (o->user == NULL || o->user[0] == '\0'))
+        cli_usage_error("--mix long-term-auth: needs --user NAME (and --password PASS) of a "
+                        "long-term user of the server (stunringd --users)");
+    if (o->weights[BENCH_LONG_TERM] > 0 && (o->password == NULL || o->password[0] == '\0'))
+        cli_usage_error("--mix long-term-auth: needs --password PASS for --user %s", o->user);
+    if (o->user != NULL && strlen(o->user) > BENCH_USERNAME_MAX)
+        cli_usage_error("--user: longer than %d bytes", BENCH_USERNAME_MAX);
     if (o->sockets < o->threads)
         cli_usage_error("--threads %u: more threads than --sockets (%u)", o->threads, o->sockets);
     if (o->n_cpus > 0 && o->n_cpus < o->threads)

@@ -34,9 +34,12 @@ struct bench_options {
     bool json;
     int progress; /* -1: only when stdout is a terminal (and not --json) */
     bool require_clean;
-    bool gso;           /* --no-gso clears it */
-    uint16_t tls_port;  /* --tls-port: Shared Secret Requests for short-term-auth */
-    const char *tls_ca; /* --tls-ca: verify the server's certificate; NULL: not verified */
+    bool gso;             /* --no-gso clears it */
+    uint16_t tls_port;    /* --tls-port: short-term-auth's Shared Secret Request, tls's streams */
+    const char *tls_ca;   /* --tls-ca: verify the server's certificate; NULL: not verified */
+    const char *user;     /* --user: long-term-auth's USERNAME; NULL: none */
+    const char *password; /* --password: its PASSWORD; NULL: none */
+    unsigned password_algorithm; /* --password-algorithm: enum crypto_password_alg */
 };
 
 /* Parses argv into o; exits 0 for --help / --version, 2 on a bad flag. */

@@ -7,6 +7,7 @@
 #include "core/msg.h"
 #include "core/wire.h"
 #include "core/writer.h"
+#include "crypto/digest.h"
 
 enum {
     ENTRY_BUSY = 1,    /* outstanding */
@@ -75,6 +76,108 @@ int bench_credential_init(struct bench_credential *c, const void *username, size
     return crypto_hmac_key_init(&c->key, CRYPTO_HMAC_SHA1, password, password_len) == 0 ? 0 : -1;
 }
 
+/* Whether PASSWORD-ALGORITHMS (RFC 8489 §14.11) offers alg with no parameters. */
+static bool offers(const uint8_t *list, size_t len, unsigned alg)
+{
+    for (size_t off = 0; off + 4 <= len;) {
+        size_t params = wire_get16(list + off + 2);
+        if (wire_get16(list + off) == alg && params == 0)
+            return true;
+        off += 4 + ((params + 3) & ~(size_t)3);
+    }
+    return false;
+}
+
+/* REALM, NONCE and PASSWORD-ALGORITHMS of a 401 or 438 into lt. */
+static const char *take_challenge(struct bench_longterm *lt, const struct stun_msg *m, unsigned alg)
+{
+    int code = 0;
+    const char *reason = NULL;
+    uint16_t reason_len = 0, realm_len = 0, nonce_len = 0, algs_len = 0;
+    if (m->type != stun_type(STUN_METHOD_BINDING, STUN_CLASS_ERROR) ||
+        !stun_msg_get_error(m, &code, &reason, &reason_len) || (code != 401 && code != 438))
+        return "not a 401 or 438 Binding error answer";
+    const uint8_t *realm = stun_msg_attr(m, STUN_A_REALM, &realm_len);
+    const uint8_t *nonce = stun_msg_attr(m, STUN_A_NONCE, &nonce_len);
+    const uint8_t *algs = stun_msg_attr(m, STUN_A_PASSWORD_ALGORITHMS, &algs_len);
+    if (realm == NULL || nonce == NULL || realm_len == 0 || nonce_len == 0)
+        return "no REALM or NONCE in the challenge";
+    if (realm_len > BENCH_REALM_MAX || nonce_len > BENCH_NONCE_MAX ||
+        algs_len > BENCH_ALGORITHMS_MAX)
+        return "REALM, NONCE or PASSWORD-ALGORITHMS longer than the bench takes";
+    if (algs != NULL ? !offers(algs, algs_len, alg) : alg != CRYPTO_PASSWORD_MD5)
+        return "the server does not offer that password algorithm (PASSWORD-ALGORITHMS)";
+    memcpy(lt->realm, realm, realm_len);
+    lt->realm_len = realm_len;
+    memcpy(lt->nonce, nonce, nonce_len);
+    lt->nonce_len = nonce_len;
+    if (algs != NULL)
+        memcpy(lt->algorithms, algs, algs_len);
+    lt->algorithms_len = algs != NULL ? algs_len : 0;
+    return NULL;
+}
+
+int bench_longterm_init(struct bench_longterm *lt, const uint8_t *answer, size_t len, unsigned alg,
+                        const char *user, size_t user_len, const char *password,
+                        size_t password_len, const char **why)
+{
+    struct stun_msg m;
+    uint8_t key[CRYPTO_HMAC_MAX_LEN];
+    memset(lt, 0, sizeof(*lt));
+    *why = NULL;
+    if (alg != CRYPTO_PASSWORD_MD5 && alg != CRYPTO_PASSWORD_SHA256)
+        *why = "unknown password algorithm";
+    else if (user_len == 0 || user_len > BENCH_USERNAME_MAX || password_len == 0)
+        *why = "USERNAME empty or too long, or PASSWORD empty";
+    else if (stun_msg_parse(&m, answer, len) != STUN_OK || m.classic)
+        *why = "the answer is not an RFC 8489 message";
+    else
+        *why = take_challenge(lt, &m, alg);
+    int key_len = *why ? 0
+                       : crypto_longterm_key(alg, user, user_len, (const char *)lt->realm,
+                                             lt->realm_len, password, password_len, key);
+    enum crypto_hmac_alg mac =
+        alg == CRYPTO_PASSWORD_SHA256 ? CRYPTO_HMAC_SHA256 : CRYPTO_HMAC_SHA1;
+    if (*why == NULL && (key_len <= 0 || crypto_hmac_key_init(&lt->key, mac, key, (size_t)key_len)))
+        *why = "the long-term key could not be made";
+    if (*why != NULL)
+        return -1;
+    memcpy(lt->username, user, user_len);
+    lt->username_len = user_len;
+    lt->algorithm = alg;
+    return 0;
+}
+
+void bench_flow_use_lt(struct bench_flow *f, const struct bench_longterm *lt)
+{
+    f->lt = lt;
+    memcpy(f->lt_nonce, lt->nonce, lt->nonce_len);
+    f->lt_nonce_len = lt->nonce_len;
+}
+
+/* RFC 8489 §9.2.3.2: the long-term attributes, then the integrity of the
+ * kind the password algorithm picks, with the prepared key. */
+static void write_long_term(const struct bench_flow *f, struct stun_writer *w)
+{
+    const struct bench_longterm *lt = f->lt;
+    stun_write_text(w, STUN_ATTR_USERNAME, (const char *)lt->username, lt->username_len);
+    stun_write_text(w, STUN_ATTR_REALM, (const char *)lt->realm, lt->realm_len);
+    stun_write_text(w, STUN_ATTR_NONCE, (const char *)f->lt_nonce, f->lt_nonce_len);
+    if (lt->algorithms_len > 0) {
+        stun_write_bytes(w, STUN_ATTR_PASSWORD_ALGORITHMS, lt->algorithms, lt->algorithms_len);
+        stun_write_u32(w, STUN_ATTR_PASSWORD_ALGORITHM, (uint32_t)lt->algorithm << 16);
+    }
+    if (lt->algorithm == CRYPTO_PASSWORD_SHA256)
+        stun_write_integrity_sha256(w, &lt->key);
+    else
+        stun_write_integrity(w, &lt->key);
+}
+
+static bool asks_fingerprint(enum bench_kind kind)
+{
+    return kind == BENCH_FINGERPRINT || kind == BENCH_SHORT_TERM || kind == BENCH_LONG_TERM;
+}
+
 /* Request seq of kind into buf: its length, or 0. */
 static size_t write_request(const struct bench_flow *f, enum bench_kind kind, uint32_t seq,
                             uint8_t *buf, size_t cap)
@@ -95,7 +198,9 @@ static size_t write_request(const struct bench_flow *f, enum bench_kind kind, ui
                         f->cred->username_len);
         stun_write_integrity(&w, &f->cred->key);
     }
-    if (kind == BENCH_FINGERPRINT || kind == BENCH_SHORT_TERM)
+    if (kind == BENCH_LONG_TERM)
+        write_long_term(f, &w);
+    if (asks_fingerprint(kind))
         stun_write_fingerprint(&w);
     return stun_writer_finish(&w);
 }
@@ -104,7 +209,7 @@ size_t bench_flow_request(struct bench_flow *f, enum bench_kind kind, uint64_t n
                           size_t cap)
 {
     if (cap < BENCH_REQUEST_MAX || (unsigned)kind >= BENCH_KIND_COUNT ||
-        (kind == BENCH_SHORT_TERM && f->cred == NULL))
+        (kind == BENCH_SHORT_TERM && f->cred == NULL) || (kind == BENCH_LONG_TERM && f->lt == NULL))
         return 0;
     uint32_t seq = f->next_seq;
     struct bench_entry *e = &f->ring[seq & f->mask];
@@ -167,15 +272,65 @@ static struct bench_entry *match(struct bench_flow *f, const uint8_t *buf, size_
     return wire_get32(buf + 4) == tag ? e : NULL;
 }
 
-/* The checks of validate.h, in order: -1 when all pass, else the first failure. */
-static int check(const struct bench_flow *f, const struct bench_entry *e, const uint8_t *buf,
-                 size_t len, const struct stun_addr *source, bool stream)
+static enum bench_via via_of(enum bench_kind kind)
 {
-    if (stream != (e->kind == BENCH_TCP))
-        return BENCH_BAD_TRANSPORT;
-    struct stun_addr want = f->ep.server;
+    return kind == BENCH_TCP ? BENCH_VIA_TCP : kind == BENCH_TLS ? BENCH_VIA_TLS : BENCH_VIA_UDP;
+}
+
+/* Where the answer to e must come from. */
+static struct stun_addr want_source(const struct bench_flow *f, const struct bench_entry *e)
+{
     if (e->kind == BENCH_CHANGE_REQUEST)
-        want = bench_changed_source(&f->ep, bench_change_flags(e->seq));
+        return bench_changed_source(&f->ep, bench_change_flags(e->seq));
+    return e->kind == BENCH_TLS ? f->ep.server_tls : f->ep.server;
+}
+
+/*
+ * RFC 8489 §9.2.4: a 438 to a long-term request says its NONCE expired and
+ * brings a fresh one, which the flow's next requests carry. true when m
+ * is such an answer (its FINGERPRINT, if any, correct).
+ */
+static bool take_fresh_nonce(struct bench_flow *f, const struct stun_msg *m)
+{
+    int code = 0;
+    const char *reason = NULL;
+    uint16_t reason_len = 0, len = 0;
+    if (m->type != stun_type(STUN_METHOD_BINDING, STUN_CLASS_ERROR) ||
+        stun_msg_check_fingerprint(m) != STUN_OK ||
+        !stun_msg_get_error(m, &code, &reason, &reason_len) || code != 438)
+        return false;
+    const uint8_t *nonce = stun_msg_attr(m, STUN_A_NONCE, &len);
+    if (nonce == NULL || len == 0 || len > BENCH_NONCE_MAX)
+        return false;
+    memcpy(f->lt_nonce, nonce, len);
+    f->lt_nonce_len = len;
+    return true;
+}
+
+/* RFC 8489 §9.1.4, §9.2.4: the answer is signed as its request was, with
+ * its key. -1 when it is, else why not. */
+static int check_integrity(const struct bench_flow *f, const struct bench_entry *e,
+                           const struct stun_msg *m)
+{
+    bool lt = e->kind == BENCH_LONG_TERM;
+    bool sha256 = lt && f->lt->algorithm == CRYPTO_PASSWORD_SHA256;
+    const struct crypto_hmac_key *key = lt ? &f->lt->key : &f->cred->key;
+    enum stun_attr_id want = sha256 ? STUN_A_MESSAGE_INTEGRITY_SHA256 : STUN_A_MESSAGE_INTEGRITY;
+    enum stun_attr_id other = sha256 ? STUN_A_MESSAGE_INTEGRITY : STUN_A_MESSAGE_INTEGRITY_SHA256;
+    if (!stun_msg_has(m, want))
+        return stun_msg_has(m, other) ? BENCH_WRONG_INTEGRITY : BENCH_NO_INTEGRITY;
+    enum stun_status s =
+        sha256 ? stun_msg_verify_integrity_sha256(m, key) : stun_msg_verify_integrity(m, key);
+    return s == STUN_OK ? -1 : BENCH_BAD_INTEGRITY;
+}
+
+/* The checks of validate.h, in order: -1 when all pass, else the first failure. */
+static int check(struct bench_flow *f, const struct bench_entry *e, const uint8_t *buf, size_t len,
+                 const struct stun_addr *source, enum bench_via via)
+{
+    if (via != via_of((enum bench_kind)e->kind))
+        return BENCH_BAD_TRANSPORT;
+    struct stun_addr want = want_source(f, e);
     if (!stun_addr_equal(source, &want))
         return BENCH_BAD_SOURCE;
 
@@ -183,24 +338,22 @@ static int check(const struct bench_flow *f, const struct bench_entry *e, const 
     if (stun_msg_parse(&m, buf, len) != STUN_OK)
         return BENCH_BAD_MESSAGE;
     if (m.type != stun_type(STUN_METHOD_BINDING, STUN_CLASS_SUCCESS))
-        return BENCH_BAD_TYPE;
+        return e->kind == BENCH_LONG_TERM && take_fresh_nonce(f, &m) ? BENCH_STALE_NONCE
+                                                                     : BENCH_BAD_TYPE;
     if (stun_msg_check_fingerprint(&m) != STUN_OK)
         return BENCH_BAD_FINGERPRINT;
-    bool asked_fingerprint = e->kind == BENCH_FINGERPRINT || e->kind == BENCH_SHORT_TERM;
-    if (asked_fingerprint && !stun_msg_has(&m, STUN_A_FINGERPRINT))
+    if (asks_fingerprint((enum bench_kind)e->kind) && !stun_msg_has(&m, STUN_A_FINGERPRINT))
         return BENCH_NO_FINGERPRINT;
-    if (e->kind == BENCH_SHORT_TERM) {
-        /* RFC 8489 §9.1.4: the answer is signed with the request's key. */
-        enum stun_status s = stun_msg_verify_integrity(&m, &f->cred->key);
-        if (s == STUN_REJECT_NO_INTEGRITY)
-            return BENCH_NO_INTEGRITY;
-        if (s != STUN_OK)
-            return BENCH_BAD_INTEGRITY;
-    }
+    int why =
+        e->kind == BENCH_SHORT_TERM || e->kind == BENCH_LONG_TERM ? check_integrity(f, e, &m) : -1;
+    if (why >= 0)
+        return why;
 
     /* RFC 3489 §11.2.1 MAPPED-ADDRESS; RFC 8489 §14.2 XOR-MAPPED-ADDRESS. */
     struct stun_addr a;
-    const struct stun_addr *self = e->kind == BENCH_TCP ? &f->ep.self_tcp : &f->ep.self_udp;
+    const struct stun_addr *self = e->kind == BENCH_TCP   ? &f->ep.self_tcp
+                                   : e->kind == BENCH_TLS ? &f->ep.self_tls
+                                                          : &f->ep.self_udp;
     if (!stun_msg_get_addr(&m, m.classic ? STUN_A_MAPPED_ADDRESS : STUN_A_XOR_MAPPED_ADDRESS, &a))
         return BENCH_NO_MAPPED;
     if (!stun_addr_equal(&a, self))
@@ -219,7 +372,7 @@ static int check(const struct bench_flow *f, const struct bench_entry *e, const 
 }
 
 void bench_flow_answer(struct bench_flow *f, const uint8_t *buf, size_t len,
-                       const struct stun_addr *source, bool stream, uint64_t now_ns,
+                       const struct stun_addr *source, enum bench_via via, uint64_t now_ns,
                        struct bench_answer *out)
 {
     memset(out, 0, sizeof(*out));
@@ -236,7 +389,7 @@ void bench_flow_answer(struct bench_flow *f, const uint8_t *buf, size_t len,
         return;
     }
 
-    int why = check(f, e, buf, len, source, stream);
+    int why = check(f, e, buf, len, source, via);
     bool counted = e->flags & ENTRY_COUNTED;
     out->kind = (enum bench_kind)e->kind;
     out->counted = counted;
@@ -299,6 +452,8 @@ const char *bench_kind_name(enum bench_kind kind)
         [BENCH_CHANGE_REQUEST] = "change-request",
         [BENCH_TCP] = "tcp",
         [BENCH_SHORT_TERM] = "short-term-auth",
+        [BENCH_LONG_TERM] = "long-term-auth",
+        [BENCH_TLS] = "tls",
     };
     return (unsigned)kind < BENCH_KIND_COUNT ? names[kind] : "?";
 }
@@ -314,6 +469,8 @@ const char *bench_invalid_name(enum bench_invalid why)
         [BENCH_NO_FINGERPRINT] = "no_fingerprint",
         [BENCH_NO_INTEGRITY] = "no_integrity",
         [BENCH_BAD_INTEGRITY] = "integrity",
+        [BENCH_WRONG_INTEGRITY] = "integrity_kind",
+        [BENCH_STALE_NONCE] = "stale_nonce",
         [BENCH_NO_MAPPED] = "no_mapped",
         [BENCH_BAD_MAPPED] = "mapped",
         [BENCH_BAD_OTHER] = "other",

@@ -4,7 +4,7 @@
  * bytes; everything here is unit-testable (tests/unit/bench/).
  *
  * A flow is one socket slot of the load generator: a UDP socket and, when
- * the mix has tcp, a TCP connection. Each request it sends gets a
+ * the mix has tcp or tls, a TCP connection and a TLS connection. Each request it sends gets a
  * transaction id that names the flow and a per-flow sequence number:
  *
  *   bytes  4..7    8..11       12..15      16..19
@@ -20,20 +20,32 @@
  * then valid only if the answer passes every check below (the first that
  * fails names the reason), else invalid:
  *
- *   transport   tcp requests answered on the stream, the others by UDP
+ *   transport   tcp requests answered on the TCP stream, tls ones on the
+ *               TLS stream, the others by UDP
  *   source      the datagram came from the server's endpoint, or for
  *               change-request from the one CHANGE-REQUEST asked for
- *               (RFC 3489 Table 1); a stream answer from the server
+ *               (RFC 3489 Table 1); a stream answer from the server (its
+ *               TLS endpoint for tls)
  *   message     stun_msg_parse() says STUN_OK
- *   type        Binding success response (0x0101)
+ *   type        Binding success response (0x0101). long-term-auth: a 438
+ *               (Stale Nonce, RFC 8489 §9.2.4) with a NONCE and a correct
+ *               FINGERPRINT when present is invalid as stale_nonce, and
+ *               its NONCE becomes the flow's for the next requests (the
+ *               nonce expired mid-run: --nonce-ttl)
  *   fingerprint present when the request had one (a server that uses
  *               FINGERPRINT answers in kind, as stunringd does), and
  *               correct whenever present (RFC 8489 §14.7)
  *   integrity   short-term-auth: MESSAGE-INTEGRITY present (no_integrity)
  *               and the HMAC-SHA1 of the answer under the flow's
- *               credential (integrity; RFC 5389 §15.4, RFC 8489 §14.5)
+ *               credential (integrity; RFC 5389 §15.4, RFC 8489 §14.5).
+ *               long-term-auth: the kind the request carried (RFC 8489
+ *               §9.2.4: the answer is signed the same way), MESSAGE-
+ *               INTEGRITY-SHA256 (HMAC-SHA256, §14.6) for the SHA-256
+ *               password algorithm, MESSAGE-INTEGRITY for MD5, under the
+ *               long-term key; only the other kind present: integrity_kind
  *   mapped      XOR-MAPPED-ADDRESS (RFC 3489 style: MAPPED-ADDRESS)
- *               present and equal to the socket's own address
+ *               present and equal to the socket's own address (the TCP or
+ *               TLS connection's local address for tcp, tls)
  *   other       OTHER-ADDRESS (RFC 3489 style: CHANGED-ADDRESS), when
  *               present and the other endpoint is known, equal to it
  *   origin      RESPONSE-ORIGIN (RFC 3489 style: SOURCE-ADDRESS), when
@@ -69,6 +81,10 @@ enum bench_kind {
     BENCH_TCP,            /* RFC 8489 Binding Request over the flow's TCP connection */
     BENCH_SHORT_TERM,     /* RFC 8489 Binding Request with USERNAME, MESSAGE-INTEGRITY and
                              FINGERPRINT, under a Shared Secret minted over TLS */
+    BENCH_LONG_TERM,      /* RFC 8489 §9.2 Binding Request with USERNAME, REALM, NONCE,
+                             PASSWORD-ALGORITHMS, PASSWORD-ALGORITHM, MESSAGE-INTEGRITY(-SHA256)
+                             and FINGERPRINT, under a long-term user */
+    BENCH_TLS,            /* RFC 8489 Binding Request over the flow's TLS connection */
     BENCH_KIND_COUNT,
 };
 
@@ -88,6 +104,8 @@ enum bench_invalid {
     BENCH_NO_FINGERPRINT,
     BENCH_NO_INTEGRITY,
     BENCH_BAD_INTEGRITY,
+    BENCH_WRONG_INTEGRITY, /* only the other kind of MESSAGE-INTEGRITY */
+    BENCH_STALE_NONCE,     /* long-term-auth: 438, the nonce expired (then refreshed) */
     BENCH_NO_MAPPED,
     BENCH_BAD_MAPPED,
     BENCH_BAD_OTHER,
@@ -97,8 +115,11 @@ enum bench_invalid {
 
 enum {
     BENCH_CLASSIC_TAG = 0x73726231, /* "srb1": bytes 4..7 of an RFC 3489 request */
-    BENCH_USERNAME_MAX = 128,       /* bytes of a Shared Secret USERNAME the bench takes */
-    BENCH_REQUEST_MAX = 192,        /* bytes of the largest request written here */
+    BENCH_USERNAME_MAX = 128,       /* bytes of a USERNAME the bench takes */
+    BENCH_REALM_MAX = 128,          /* bytes of a REALM the bench takes */
+    BENCH_NONCE_MAX = 128,          /* bytes of a NONCE (RFC 8489 §14.10: < 128 characters) */
+    BENCH_ALGORITHMS_MAX = 32,      /* bytes of a PASSWORD-ALGORITHMS value the bench takes */
+    BENCH_REQUEST_MAX = 512,        /* bytes of the largest request written here */
     BENCH_RING_MAX = 65536,         /* entries of a flow's ring at most */
 };
 
@@ -108,13 +129,22 @@ struct bench_tally {
     uint64_t why[BENCH_INVALID_COUNT];      /* invalid, by reason */
 };
 
+/* Which way an answer came. */
+enum bench_via {
+    BENCH_VIA_UDP = 0,
+    BENCH_VIA_TCP = 1,
+    BENCH_VIA_TLS = 2,
+};
+
 /* What answers must say, as this side sees the addresses. */
 struct bench_endpoints {
-    struct stun_addr self_udp; /* the UDP socket's own address (getsockname) */
-    struct stun_addr self_tcp; /* the TCP connection's local address */
-    struct stun_addr server;   /* the primary endpoint, where every request goes */
-    struct stun_addr other;    /* the endpoint differing in address and port (RFC 5780) */
-    bool has_other;            /* other is known (--alt-server, or learned) */
+    struct stun_addr self_udp;   /* the UDP socket's own address (getsockname) */
+    struct stun_addr self_tcp;   /* the TCP connection's local address */
+    struct stun_addr self_tls;   /* the TLS connection's local address */
+    struct stun_addr server;     /* the primary endpoint, where every UDP and TCP request goes */
+    struct stun_addr server_tls; /* the server's TLS endpoint (--tls-port), for tls */
+    struct stun_addr other;      /* the endpoint differing in address and port (RFC 5780) */
+    bool has_other;              /* other is known (--alt-server, or learned) */
 };
 
 /*
@@ -125,6 +155,28 @@ struct bench_endpoints {
 struct bench_credential {
     uint8_t username[BENCH_USERNAME_MAX];
     size_t username_len;
+    struct crypto_hmac_key key;
+};
+
+/*
+ * A long-term user (RFC 8489 §9.2) as a 401 challenge taught it: USERNAME,
+ * REALM, the first NONCE, PASSWORD-ALGORITHMS as received, the algorithm
+ * chosen, and the integrity key prepared once: HMAC-SHA256 over
+ * SHA-256(user:realm:password) for MESSAGE-INTEGRITY-SHA256, or HMAC-SHA1
+ * over MD5(user:realm:password) for MESSAGE-INTEGRITY. Read-only once
+ * made: every flow shares one (each keeps its own NONCE, bench_flow).
+ */
+struct bench_longterm {
+    uint8_t username[BENCH_USERNAME_MAX];
+    size_t username_len;
+    uint8_t realm[BENCH_REALM_MAX];
+    size_t realm_len;
+    uint8_t nonce[BENCH_NONCE_MAX];
+    size_t nonce_len;
+    uint8_t algorithms[BENCH_ALGORITHMS_MAX]; /* PASSWORD-ALGORITHMS; len 0: the server sent
+                                                 none, so MD5 and neither attribute */
+    size_t algorithms_len;
+    unsigned algorithm; /* enum crypto_password_alg */
     struct crypto_hmac_key key;
 };
 
@@ -148,6 +200,9 @@ struct bench_flow {
     struct bench_endpoints ep;
     struct bench_tally *tally;
     const struct bench_credential *cred; /* short-term-auth's; NULL: none (set after init) */
+    const struct bench_longterm *lt;     /* long-term-auth's; NULL: none (bench_flow_use_lt) */
+    uint8_t lt_nonce[BENCH_NONCE_MAX];   /* this flow's NONCE: lt's, then the last 438's */
+    size_t lt_nonce_len;
 };
 
 /* What bench_flow_answer() made of one answer. */
@@ -176,11 +231,24 @@ int bench_credential_init(struct bench_credential *c, const void *username, size
                           const void *password, size_t password_len);
 
 /*
+ * Learns a long-term user from a 401 (or 438) answer of len bytes to an
+ * unsigned request: REALM, NONCE and PASSWORD-ALGORITHMS, which must offer
+ * alg (enum crypto_password_alg) without parameters (none at all: MD5
+ * only); derives the key. 0, or -1 with a one-phrase reason in *why.
+ */
+int bench_longterm_init(struct bench_longterm *lt, const uint8_t *answer, size_t len, unsigned alg,
+                        const char *user, size_t user_len, const char *password,
+                        size_t password_len, const char **why);
+
+/* Has f sign long-term-auth requests as lt, starting with lt's NONCE. */
+void bench_flow_use_lt(struct bench_flow *f, const struct bench_longterm *lt);
+
+/*
  * Writes the next request of kind into buf (cap >= BENCH_REQUEST_MAX) and
  * records it as outstanding, sent at now_ns. Returns its length, or 0 when
  * its ring slot still holds a request younger than the timeout (an older
- * one there is counted lost first), or kind is short-term-auth and the
- * flow has no credential.
+ * one there is counted lost first), or kind is short-term-auth or
+ * long-term-auth and the flow has no credential of that kind.
  */
 size_t bench_flow_request(struct bench_flow *f, enum bench_kind kind, uint64_t now_ns, uint8_t *buf,
                           size_t cap);
@@ -190,12 +258,11 @@ void bench_flow_unsend(struct bench_flow *f, uint32_t n);
 
 /*
  * Matches and checks one answer of len bytes that arrived at now_ns from
- * source (a datagram's source address; the peer for a stream), on the TCP
- * connection when stream. Counts the outcome in the tally; *out says what
- * it was.
+ * source (a datagram's source address; the peer for a stream), the way
+ * via says. Counts the outcome in the tally; *out says what it was.
  */
 void bench_flow_answer(struct bench_flow *f, const uint8_t *buf, size_t len,
-                       const struct stun_addr *source, bool stream, uint64_t now_ns,
+                       const struct stun_addr *source, enum bench_via via, uint64_t now_ns,
                        struct bench_answer *out);
 
 /* Counts lost the outstanding requests older than the timeout; returns how many. */

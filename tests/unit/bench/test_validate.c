@@ -2,10 +2,11 @@
  * The bench's response validator. Correct answers come from the server's
  * own policy (core/handler.c) so that the bench and the server are held
  * to the same RFC reading; every wrong answer (wrong id, type, mapped
- * address, source, transport, FINGERPRINT, MESSAGE-INTEGRITY; duplicates;
- * answers after the request was lost) must come out invalid or stray, never
- * valid, and the
- * counts must always add up: sent = valid + invalid + lost.
+ * address, source, transport, FINGERPRINT, MESSAGE-INTEGRITY of either
+ * kind; duplicates; answers after the request was lost) must come out
+ * invalid or stray, never valid, and the counts must always add up:
+ * sent = valid + invalid + lost. long-term-auth learns its user from the
+ * handler's own 401, as the bench does from stunringd's.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "core/integrity.h"
 #include "core/wire.h"
 #include "core/writer.h"
+#include "crypto/digest.h"
 
 enum {
     P1 = 3478,
@@ -28,6 +30,8 @@ enum {
 #define MS UINT64_C(1000000) /* ns */
 #define TIMEOUT (1000 * MS)
 #define T0 (5000 * MS)
+#define WALL_MS UINT64_C(1700000000000) /* the handler's wall clock: nonce expiry */
+#define NONCE_TTL_S 600
 
 static const struct stun_endpoints four = {
     .addr =
@@ -43,7 +47,9 @@ static const struct stun_endpoints four = {
 static const struct bench_endpoints ep = {
     .self_udp = {STUN_FAMILY_IPV4, 40000, {127, 0, 0, 1}},
     .self_tcp = {STUN_FAMILY_IPV4, 40001, {127, 0, 0, 1}},
+    .self_tls = {STUN_FAMILY_IPV4, 40002, {127, 0, 0, 1}},
     .server = {STUN_FAMILY_IPV4, P1, {127, 0, 0, 1}},
+    .server_tls = {STUN_FAMILY_IPV4, 5349, {127, 0, 0, 1}},
     .other = {STUN_FAMILY_IPV4, P2, {127, 0, 0, 2}},
     .has_other = true,
 };
@@ -71,6 +77,89 @@ static enum stun_cred_result lookup(const void *ctx, const uint8_t *user, size_t
     return STUN_CRED_FOUND;
 }
 
+/* A long-term user of the handler (RFC 8489 §9.2), as stunringd --users
+ * would hold it: per password algorithm, an HMAC-SHA1 and an HMAC-SHA256
+ * key over H(user:realm:password). */
+static const char LT_USER[] = "alice";
+static const char LT_PASSWORD[] = "wonderland";
+static const char REALM[] = "bench.test";
+static struct crypto_hmac_key lt_keys[2][2]; /* [SHA-256 algorithm][HMAC-SHA256] */
+static struct crypto_hmac_key nonce_key;
+static struct bench_longterm lt, lt_md5;
+static uint64_t wall_ms; /* the handler's clock; a test moves it past a nonce's life */
+
+static bool user_keys(const void *ctx, const uint8_t *id, size_t len, bool by_hash, unsigned alg,
+                      struct stun_user_keys *out)
+{
+    (void)ctx;
+    if (by_hash || len != strlen(LT_USER) || memcmp(id, LT_USER, len) != 0)
+        return false;
+    unsigned a = alg == CRYPTO_PASSWORD_SHA256;
+    out->integrity = &lt_keys[a][0];
+    out->integrity_sha256 = &lt_keys[a][1];
+    return true;
+}
+
+static struct stun_handler_config config = {
+    .auth = STUN_AUTH_OPTIONAL,
+    .lookup = lookup,
+    .realm = REALM,
+    .realm_len = sizeof(REALM) - 1,
+    .user_keys = user_keys,
+    .nonce_key = &nonce_key,
+    .nonce_ttl_s = NONCE_TTL_S,
+};
+
+static void prepare_user(void)
+{
+    static const unsigned algs[2] = {CRYPTO_PASSWORD_MD5, CRYPTO_PASSWORD_SHA256};
+    uint8_t key[CRYPTO_HMAC_MAX_LEN];
+    for (unsigned a = 0; a < 2; a++) {
+        int len = crypto_longterm_key(algs[a], LT_USER, strlen(LT_USER), REALM, strlen(REALM),
+                                      LT_PASSWORD, strlen(LT_PASSWORD), key);
+        cr_assert_gt(len, 0);
+        crypto_hmac_key_init(&lt_keys[a][0], CRYPTO_HMAC_SHA1, key, (size_t)len);
+        crypto_hmac_key_init(&lt_keys[a][1], CRYPTO_HMAC_SHA256, key, (size_t)len);
+    }
+    static const char secret[] = "nonce test key";
+    crypto_hmac_key_init(&nonce_key, CRYPTO_HMAC_SHA256, secret, strlen(secret));
+}
+
+/* The handler's answer to a Binding Request without integrity, under
+ * --auth required: the 401 challenge. Returns its length. */
+static size_t challenge(uint8_t *out, size_t cap)
+{
+    static const uint8_t id16[16] = {0x21, 0x12, 0xA4, 0x42, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9};
+    uint8_t req[STUN_HEADER_LEN];
+    struct stun_writer w;
+    stun_writer_start(&w, req, sizeof(req), 0x0001, id16);
+    struct stun_request r = {
+        .data = req,
+        .len = stun_writer_finish(&w),
+        .source = &ep.self_udp,
+        .local = &four.addr[STUN_EP_A1P1],
+        .arrived = STUN_EP_A1P1,
+        .eps = &four,
+        .now_ms = wall_ms,
+    };
+    struct stun_handler_config required = config;
+    required.auth = STUN_AUTH_REQUIRED;
+    struct stun_reply reply;
+    stun_handle(&required, &r, out, cap, &reply);
+    cr_assert_eq(reply.status, STUN_REJECT_LT_CHALLENGE);
+    return reply.len;
+}
+
+static void learn(struct bench_longterm *out, unsigned alg)
+{
+    uint8_t ans[1024];
+    size_t len = challenge(ans, sizeof(ans));
+    const char *why = NULL;
+    cr_assert_eq(bench_longterm_init(out, ans, len, alg, LT_USER, strlen(LT_USER), LT_PASSWORD,
+                                     strlen(LT_PASSWORD), &why),
+                 0, "%s", why ? why : "");
+}
+
 /* One request as sent, and the server's answer to it. */
 struct exchange {
     uint8_t req[BENCH_REQUEST_MAX];
@@ -78,7 +167,7 @@ struct exchange {
     uint8_t ans[1024];
     size_t ans_len;
     struct stun_addr from; /* where the server sent it from */
-    bool stream;
+    enum bench_via via;
 };
 
 static void setup(void)
@@ -88,6 +177,11 @@ static void setup(void)
     flow.counting = true;
     cr_assert_eq(bench_credential_init(&cred, USER, strlen(USER), PASSWORD, strlen(PASSWORD)), 0);
     flow.cred = &cred;
+    wall_ms = WALL_MS;
+    prepare_user();
+    learn(&lt, CRYPTO_PASSWORD_SHA256);
+    learn(&lt_md5, CRYPTO_PASSWORD_MD5);
+    bench_flow_use_lt(&flow, &lt);
 }
 
 TestSuite(validate, .init = setup);
@@ -109,25 +203,28 @@ static bool try_exchange(struct exchange *x, enum bench_kind kind, uint64_t now)
     x->req_len = bench_flow_request(&flow, kind, now, x->req, sizeof(x->req));
     if (x->req_len == 0)
         return false;
-    x->stream = kind == BENCH_TCP;
+    x->via = kind == BENCH_TCP ? BENCH_VIA_TCP : kind == BENCH_TLS ? BENCH_VIA_TLS : BENCH_VIA_UDP;
+    bool tls = x->via == BENCH_VIA_TLS;
     struct stun_request r = {
         .data = x->req,
         .len = x->req_len,
-        .source = x->stream ? &ep.self_tcp : &ep.self_udp,
-        .local = &four.addr[STUN_EP_A1P1],
+        .source = tls                       ? &ep.self_tls
+                  : x->via == BENCH_VIA_TCP ? &ep.self_tcp
+                                            : &ep.self_udp,
+        .local = tls ? &ep.server_tls : &four.addr[STUN_EP_A1P1], /* as io/tcp.c says */
         .arrived = STUN_EP_A1P1,
         .eps = &four,
-        .stream = x->stream,
+        .stream = x->via != BENCH_VIA_UDP,
+        .tls = tls,
+        .now_ms = wall_ms,
     };
-    struct stun_handler_config cfg = {
-        .software = NULL, .auth = STUN_AUTH_OPTIONAL, .lookup = lookup};
     struct stun_reply reply;
-    stun_handle(&cfg, &r, x->ans, sizeof(x->ans), &reply);
+    stun_handle(&config, &r, x->ans, sizeof(x->ans), &reply);
     cr_assert_eq(reply.status, STUN_OK, "the server refused a %s request: status %d",
                  bench_kind_name(kind), reply.status);
     cr_assert_gt(reply.len, 0);
     x->ans_len = reply.len;
-    x->from = four.addr[reply.from];
+    x->from = tls ? ep.server_tls : four.addr[reply.from]; /* a stream's peer */
     return true;
 }
 
@@ -139,7 +236,7 @@ static void exchange(struct exchange *x, enum bench_kind kind, uint64_t now)
 
 static enum bench_verdict deliver(const struct exchange *x, uint64_t now, struct bench_answer *a)
 {
-    bench_flow_answer(&flow, x->ans, x->ans_len, &x->from, x->stream, now, a);
+    bench_flow_answer(&flow, x->ans, x->ans_len, &x->from, x->via, now, a);
     return a->verdict;
 }
 
@@ -373,13 +470,334 @@ Test(validate, credential_limits)
     cr_assert_gt(bench_flow_request(&flow, BENCH_SHORT_TERM, T0, buf, sizeof(buf)), 0);
 }
 
+/* ---- long-term-auth: USERNAME, REALM, NONCE and the long-term key ---- */
+
+/* The answer's integrity attribute, or fails the test. */
+static uint32_t attr_off(const uint8_t *buf, size_t len, enum stun_attr_id id)
+{
+    struct stun_msg m;
+    cr_assert_eq(stun_msg_parse(&m, buf, len), STUN_OK);
+    cr_assert(stun_msg_has(&m, id), "attribute %d missing", id);
+    return m.at[id].off;
+}
+
+Test(validate, the_challenge_teaches_realm_nonce_and_algorithms)
+{
+    cr_assert_eq(lt.realm_len, strlen(REALM));
+    cr_assert_eq(memcmp(lt.realm, REALM, lt.realm_len), 0);
+    cr_assert_gt(lt.nonce_len, 0);
+    cr_assert_eq(lt.algorithms_len, 8); /* SHA-256, MD5, no parameters */
+    cr_assert_eq(lt.algorithm, CRYPTO_PASSWORD_SHA256);
+    cr_assert_eq(crypto_hmac_len(&lt.key), CRYPTO_SHA256_LEN);
+    cr_assert_eq(crypto_hmac_len(&lt_md5.key), CRYPTO_SHA1_LEN);
+    cr_assert_eq(flow.lt_nonce_len, lt.nonce_len);
+}
+
+Test(validate, a_long_term_request_carries_the_long_term_attributes)
+{
+    struct exchange x;
+    exchange(&x, BENCH_LONG_TERM, T0);
+    struct stun_msg m;
+    uint16_t len = 0;
+    cr_assert_eq(stun_msg_parse(&m, x.req, x.req_len), STUN_OK);
+    const uint8_t *v = stun_msg_attr(&m, STUN_A_USERNAME, &len);
+    cr_assert(v != NULL && len == strlen(LT_USER) && memcmp(v, LT_USER, len) == 0);
+    v = stun_msg_attr(&m, STUN_A_REALM, &len);
+    cr_assert(v != NULL && len == strlen(REALM) && memcmp(v, REALM, len) == 0);
+    v = stun_msg_attr(&m, STUN_A_NONCE, &len);
+    cr_assert(v != NULL && len == lt.nonce_len && memcmp(v, lt.nonce, len) == 0);
+    v = stun_msg_attr(&m, STUN_A_PASSWORD_ALGORITHMS, &len);
+    cr_assert(v != NULL && len == lt.algorithms_len && memcmp(v, lt.algorithms, len) == 0);
+    v = stun_msg_attr(&m, STUN_A_PASSWORD_ALGORITHM, &len);
+    cr_assert(v != NULL && len == 4 && wire_get32(v) == (uint32_t)CRYPTO_PASSWORD_SHA256 << 16);
+    cr_assert(!stun_msg_has(&m, STUN_A_MESSAGE_INTEGRITY));
+    cr_assert_eq(stun_msg_verify_integrity_sha256(&m, &lt_keys[1][1]), STUN_OK);
+    cr_assert_eq(stun_msg_check_fingerprint(&m), STUN_OK);
+    cr_assert(stun_msg_has(&m, STUN_A_FINGERPRINT));
+    cr_assert_leq(x.req_len, BENCH_REQUEST_MAX);
+}
+
+Test(validate, a_long_term_answer_under_the_right_key_is_valid)
+{
+    struct exchange x;
+    struct bench_answer a;
+    exchange(&x, BENCH_LONG_TERM, T0);
+    attr_off(x.ans, x.ans_len, STUN_A_MESSAGE_INTEGRITY_SHA256); /* signed as asked */
+    cr_assert_eq(deliver(&x, T0 + MS, &a), BENCH_VALID, "reason %s", bench_invalid_name(a.why));
+    cr_assert_eq(a.kind, BENCH_LONG_TERM);
+    add_up();
+}
+
+Test(validate, md5_signs_with_message_integrity_and_its_answer_is_valid)
+{
+    bench_flow_use_lt(&flow, &lt_md5);
+    struct exchange x;
+    struct bench_answer a;
+    exchange(&x, BENCH_LONG_TERM, T0);
+    struct stun_msg m;
+    uint16_t len = 0;
+    cr_assert_eq(stun_msg_parse(&m, x.req, x.req_len), STUN_OK);
+    const uint8_t *v = stun_msg_attr(&m, STUN_A_PASSWORD_ALGORITHM, &len);
+    cr_assert(v != NULL && wire_get32(v) == (uint32_t)CRYPTO_PASSWORD_MD5 << 16);
+    cr_assert(!stun_msg_has(&m, STUN_A_MESSAGE_INTEGRITY_SHA256));
+    cr_assert_eq(stun_msg_verify_integrity(&m, &lt_keys[0][0]), STUN_OK);
+    attr_off(x.ans, x.ans_len, STUN_A_MESSAGE_INTEGRITY);
+    cr_assert_eq(deliver(&x, T0 + MS, &a), BENCH_VALID, "reason %s", bench_invalid_name(a.why));
+}
+
+Test(validate, a_flipped_integrity_sha256_byte_is_invalid)
+{
+    struct exchange x;
+    exchange(&x, BENCH_LONG_TERM, T0);
+    x.ans[attr_off(x.ans, x.ans_len, STUN_A_MESSAGE_INTEGRITY_SHA256) + 4 + 17] ^= 0x01;
+    refinger(&x); /* so that only the MAC is wrong */
+    expect_invalid(&x, BENCH_BAD_INTEGRITY);
+}
+
+/* A Binding success answer to x's request, signed with key as MESSAGE-
+ * INTEGRITY-SHA256 (sha256) or MESSAGE-INTEGRITY, or not (NULL), then FINGERPRINT. */
+static void answer_long_term(struct exchange *x, const struct crypto_hmac_key *key, bool sha256)
+{
+    struct stun_writer w;
+    struct stun_msg req;
+    cr_assert_eq(stun_msg_parse(&req, x->req, x->req_len), STUN_OK);
+    stun_writer_start_reply(&w, x->ans, sizeof(x->ans), 0x0101, &req);
+    stun_write_xor_addr(&w, STUN_ATTR_XOR_MAPPED_ADDRESS, &ep.self_udp);
+    if (key != NULL && sha256)
+        stun_write_integrity_sha256(&w, key);
+    else if (key != NULL)
+        stun_write_integrity(&w, key);
+    stun_write_fingerprint(&w);
+    x->ans_len = stun_writer_finish(&w);
+    cr_assert_gt(x->ans_len, 0);
+}
+
+Test(validate, the_wrong_kind_of_integrity_is_invalid)
+{
+    struct exchange x;
+    struct bench_answer a;
+    /* SHA-256 asked, MESSAGE-INTEGRITY (right, under the SHA-1 MAC) given. */
+    exchange(&x, BENCH_LONG_TERM, T0);
+    answer_long_term(&x, &lt_keys[1][0], false);
+    expect_invalid(&x, BENCH_WRONG_INTEGRITY);
+    /* MD5 asked, MESSAGE-INTEGRITY-SHA256 given. */
+    bench_flow_use_lt(&flow, &lt_md5);
+    exchange(&x, BENCH_LONG_TERM, T0);
+    answer_long_term(&x, &lt_keys[0][1], true);
+    expect_invalid(&x, BENCH_WRONG_INTEGRITY);
+    /* The helper signs correctly: the right kind passes. */
+    exchange(&x, BENCH_LONG_TERM, T0);
+    answer_long_term(&x, &lt_keys[0][0], false);
+    cr_assert_eq(deliver(&x, T0 + MS, &a), BENCH_VALID, "reason %s", bench_invalid_name(a.why));
+}
+
+Test(validate, a_long_term_answer_without_integrity_is_invalid)
+{
+    struct exchange x;
+    exchange(&x, BENCH_LONG_TERM, T0);
+    answer_long_term(&x, NULL, true);
+    expect_invalid(&x, BENCH_NO_INTEGRITY);
+}
+
+Test(validate, a_long_term_answer_under_another_password_is_invalid)
+{
+    struct exchange x;
+    struct bench_answer a;
+    uint8_t key[CRYPTO_HMAC_MAX_LEN];
+    struct crypto_hmac_key other;
+    int len = crypto_longterm_key(CRYPTO_PASSWORD_SHA256, LT_USER, strlen(LT_USER), REALM,
+                                  strlen(REALM), "wonderlanD", 10, key);
+    crypto_hmac_key_init(&other, CRYPTO_HMAC_SHA256, key, (size_t)len);
+    exchange(&x, BENCH_LONG_TERM, T0);
+    answer_long_term(&x, &other, true);
+    expect_invalid(&x, BENCH_BAD_INTEGRITY);
+    exchange(&x, BENCH_LONG_TERM, T0);
+    answer_long_term(&x, &lt_keys[1][1], true);
+    cr_assert_eq(deliver(&x, T0 + MS, &a), BENCH_VALID, "reason %s", bench_invalid_name(a.why));
+}
+
+/* The handler's answer to x's request at the current wall_ms, whatever it is. */
+static void answer_now(struct exchange *x)
+{
+    struct stun_request r = {
+        .data = x->req,
+        .len = x->req_len,
+        .source = &ep.self_udp,
+        .local = &four.addr[STUN_EP_A1P1],
+        .arrived = STUN_EP_A1P1,
+        .eps = &four,
+        .now_ms = wall_ms,
+    };
+    struct stun_reply reply;
+    stun_handle(&config, &r, x->ans, sizeof(x->ans), &reply);
+    cr_assert_gt(reply.len, 0);
+    x->ans_len = reply.len;
+    x->from = four.addr[reply.from];
+}
+
+Test(validate, a_stale_nonce_is_invalid_and_the_fresh_one_taken)
+{
+    struct exchange x;
+    struct bench_answer a;
+    cr_assert(try_exchange(&x, BENCH_LONG_TERM, T0));
+    wall_ms += (NONCE_TTL_S + 2) * UINT64_C(1000); /* the nonce has expired */
+    answer_now(&x);
+    uint16_t len = 0;
+    struct stun_msg m;
+    cr_assert_eq(stun_msg_parse(&m, x.ans, x.ans_len), STUN_OK);
+    const uint8_t *fresh = stun_msg_attr(&m, STUN_A_NONCE, &len);
+    cr_assert(fresh != NULL && len > 0);
+    cr_assert_neq(memcmp(fresh, lt.nonce, len), 0);
+    expect_invalid(&x, BENCH_STALE_NONCE);
+    cr_assert_eq(flow.lt_nonce_len, len);
+    cr_assert_eq(memcmp(flow.lt_nonce, fresh, len), 0, "the flow kept the stale nonce");
+    /* The next request carries the fresh nonce, and the server takes it. */
+    exchange(&x, BENCH_LONG_TERM, T0);
+    cr_assert_eq(deliver(&x, T0 + MS, &a), BENCH_VALID, "reason %s", bench_invalid_name(a.why));
+    cr_assert_eq(tally.why[BENCH_STALE_NONCE], 1);
+}
+
+Test(validate, a_401_to_a_long_term_request_is_invalid_by_type_and_keeps_the_nonce)
+{
+    /* A wrong password: the server answers 401 (with a fresh challenge). */
+    struct bench_longterm wrong;
+    uint8_t ans[1024];
+    size_t len = challenge(ans, sizeof(ans));
+    const char *why = NULL;
+    cr_assert_eq(bench_longterm_init(&wrong, ans, len, CRYPTO_PASSWORD_SHA256, LT_USER,
+                                     strlen(LT_USER), "nope", 4, &why),
+                 0);
+    bench_flow_use_lt(&flow, &wrong);
+    struct exchange x;
+    cr_assert_gt(x.req_len = bench_flow_request(&flow, BENCH_LONG_TERM, T0, x.req, sizeof(x.req)),
+                 0);
+    x.via = BENCH_VIA_UDP;
+    answer_now(&x);
+    expect_invalid(&x, BENCH_BAD_TYPE);
+    cr_assert_eq(memcmp(flow.lt_nonce, wrong.nonce, wrong.nonce_len), 0);
+}
+
+/* A 401 naming only the algorithms of list (len bytes; 0: no PASSWORD-ALGORITHMS). */
+static size_t challenge_offering(uint8_t *out, size_t cap, const uint8_t *list, size_t len)
+{
+    static const uint8_t id16[16] = {0x21, 0x12, 0xA4, 0x42, 1};
+    struct stun_writer w;
+    stun_writer_start(&w, out, cap, 0x0111, id16);
+    stun_write_error(&w, 401, NULL);
+    stun_write_text(&w, STUN_ATTR_REALM, REALM, strlen(REALM));
+    stun_write_text(&w, STUN_ATTR_NONCE, "abcd", 4);
+    if (len > 0)
+        stun_write_bytes(&w, STUN_ATTR_PASSWORD_ALGORITHMS, list, len);
+    return stun_writer_finish(&w);
+}
+
+Test(validate, a_challenge_must_offer_the_algorithm)
+{
+    static const uint8_t md5_only[4] = {0, CRYPTO_PASSWORD_MD5, 0, 0};
+    static const uint8_t sha256_params[8] = {0, CRYPTO_PASSWORD_SHA256, 0, 1, 7, 0, 0, 0};
+    uint8_t ans[256];
+    struct bench_longterm l;
+    const char *why = NULL;
+    size_t len = challenge_offering(ans, sizeof(ans), md5_only, sizeof(md5_only));
+    cr_assert_eq(bench_longterm_init(&l, ans, len, CRYPTO_PASSWORD_SHA256, "u", 1, "p", 1, &why),
+                 -1);
+    cr_assert_not_null(why);
+    cr_assert_eq(bench_longterm_init(&l, ans, len, CRYPTO_PASSWORD_MD5, "u", 1, "p", 1, &why), 0);
+    len = challenge_offering(ans, sizeof(ans), sha256_params, sizeof(sha256_params));
+    cr_assert_eq(bench_longterm_init(&l, ans, len, CRYPTO_PASSWORD_SHA256, "u", 1, "p", 1, &why),
+                 -1, "an entry with parameters is not ours to pick");
+    /* No PASSWORD-ALGORITHMS (an RFC 5389 server): MD5, and neither attribute sent. */
+    len = challenge_offering(ans, sizeof(ans), NULL, 0);
+    cr_assert_eq(bench_longterm_init(&l, ans, len, CRYPTO_PASSWORD_SHA256, "u", 1, "p", 1, &why),
+                 -1);
+    cr_assert_eq(bench_longterm_init(&l, ans, len, CRYPTO_PASSWORD_MD5, "u", 1, "p", 1, &why), 0);
+    cr_assert_eq(l.algorithms_len, 0);
+    bench_flow_use_lt(&flow, &l);
+    uint8_t req[BENCH_REQUEST_MAX];
+    size_t req_len = bench_flow_request(&flow, BENCH_LONG_TERM, T0, req, sizeof(req));
+    struct stun_msg m;
+    cr_assert_eq(stun_msg_parse(&m, req, req_len), STUN_OK);
+    cr_assert(!stun_msg_has(&m, STUN_A_PASSWORD_ALGORITHMS));
+    cr_assert(!stun_msg_has(&m, STUN_A_PASSWORD_ALGORITHM));
+    cr_assert(stun_msg_has(&m, STUN_A_MESSAGE_INTEGRITY));
+}
+
+Test(validate, a_challenge_that_is_not_one_is_refused)
+{
+    struct exchange x;
+    struct bench_longterm l;
+    const char *why = NULL;
+    exchange(&x, BENCH_BINDING, T0); /* a success answer */
+    cr_assert_eq(
+        bench_longterm_init(&l, x.ans, x.ans_len, CRYPTO_PASSWORD_SHA256, "u", 1, "p", 1, &why),
+        -1);
+    uint8_t ans[1024];
+    size_t len = challenge(ans, sizeof(ans));
+    cr_assert_eq(bench_longterm_init(&l, ans, len, CRYPTO_PASSWORD_SHA256, "", 0, "p", 1, &why),
+                 -1);
+    cr_assert_eq(bench_longterm_init(&l, ans, len, CRYPTO_PASSWORD_SHA256, "u", 1, "", 0, &why),
+                 -1);
+    cr_assert_eq(bench_longterm_init(&l, ans, len, 3, "u", 1, "p", 1, &why), -1);
+}
+
+Test(validate, no_long_term_request_without_a_user)
+{
+    uint8_t buf[BENCH_REQUEST_MAX];
+    flow.lt = NULL;
+    cr_assert_eq(bench_flow_request(&flow, BENCH_LONG_TERM, T0, buf, sizeof(buf)), 0);
+    cr_assert_eq(tally.sent, 0);
+}
+
+Test(validate, the_longest_long_term_request_fits)
+{
+    static char long_user[BENCH_USERNAME_MAX];
+    memset(long_user, 'u', sizeof(long_user));
+    struct bench_longterm l = lt;
+    memcpy(l.username, long_user, sizeof(long_user));
+    l.username_len = sizeof(long_user);
+    memset(l.realm, 'r', BENCH_REALM_MAX);
+    l.realm_len = BENCH_REALM_MAX;
+    memset(l.nonce, 'n', BENCH_NONCE_MAX);
+    l.nonce_len = BENCH_NONCE_MAX;
+    bench_flow_use_lt(&flow, &l);
+    uint8_t buf[BENCH_REQUEST_MAX];
+    cr_assert_gt(bench_flow_request(&flow, BENCH_LONG_TERM, T0, buf, sizeof(buf)), 0);
+}
+
+/* ---- tls: the TLS connection's own address, from the TLS endpoint ---- */
+
+Test(validate, a_tls_answer_must_map_the_tls_connections_address)
+{
+    struct exchange x;
+    struct bench_answer a;
+    exchange(&x, BENCH_TLS, T0);
+    cr_assert_eq(deliver(&x, T0 + MS, &a), BENCH_VALID, "reason %s", bench_invalid_name(a.why));
+    exchange(&x, BENCH_TLS, T0);
+    struct stun_writer w;
+    struct stun_msg req;
+    cr_assert_eq(stun_msg_parse(&req, x.req, x.req_len), STUN_OK);
+    stun_writer_start_reply(&w, x.ans, sizeof(x.ans), 0x0101, &req);
+    stun_write_xor_addr(&w, STUN_ATTR_XOR_MAPPED_ADDRESS, &ep.self_tcp); /* the TCP one */
+    x.ans_len = stun_writer_finish(&w);
+    expect_invalid(&x, BENCH_BAD_MAPPED);
+}
+
+Test(validate, a_tls_answer_must_come_from_the_tls_endpoint)
+{
+    struct exchange x;
+    exchange(&x, BENCH_TLS, T0);
+    x.from = ep.server; /* the primary port, not --tls-port */
+    expect_invalid(&x, BENCH_BAD_SOURCE);
+}
+
 /* ---- strays: the id matches nothing outstanding ---- */
 
-static void expect_stray(const uint8_t *buf, size_t len, const struct stun_addr *from, bool stream)
+static void expect_stray(const uint8_t *buf, size_t len, const struct stun_addr *from,
+                         enum bench_via via)
 {
     struct bench_answer a;
     uint64_t strays = tally.stray, outstanding = flow.outstanding;
-    bench_flow_answer(&flow, buf, len, from, stream, T0 + MS, &a);
+    bench_flow_answer(&flow, buf, len, from, via, T0 + MS, &a);
     cr_assert_eq(a.verdict, BENCH_STRAY, "got verdict %d", a.verdict);
     cr_assert_eq(tally.stray, strays + 1);
     cr_assert_eq(flow.outstanding, outstanding, "a stray must not consume a request");
@@ -394,7 +812,7 @@ Test(validate, wrong_ids_are_stray)
     for (size_t i = 0; i < sizeof(offsets) / sizeof(offsets[0]); i++) {
         struct exchange y = x;
         y.ans[offsets[i]] ^= 0x01; /* cookie, socket id, sequence, nonce */
-        expect_stray(y.ans, y.ans_len, &y.from, false);
+        expect_stray(y.ans, y.ans_len, &y.from, BENCH_VIA_UDP);
     }
     struct bench_answer a;
     cr_assert_eq(deliver(&x, T0 + MS, &a), BENCH_VALID, "the request was still outstanding");
@@ -405,11 +823,11 @@ Test(validate, a_classic_answer_to_a_modern_request_is_stray)
     struct exchange x;
     exchange(&x, BENCH_BINDING, T0);
     wire_put32(x.ans + 4, BENCH_CLASSIC_TAG); /* same socket, sequence, nonce */
-    expect_stray(x.ans, x.ans_len, &x.from, false);
+    expect_stray(x.ans, x.ans_len, &x.from, BENCH_VIA_UDP);
     struct exchange c;
     exchange(&c, BENCH_CLASSIC, T0);
     wire_put32(c.ans + 4, STUN_MAGIC_COOKIE);
-    expect_stray(c.ans, c.ans_len, &c.from, false);
+    expect_stray(c.ans, c.ans_len, &c.from, BENCH_VIA_UDP);
 }
 
 Test(validate, another_sockets_answer_is_stray)
@@ -424,7 +842,7 @@ Test(validate, another_sockets_answer_is_stray)
     struct exchange x;
     exchange(&x, BENCH_BINDING, T0); /* the same sequence 0 on our flow */
     memcpy(x.ans + 8, req + 8, 12);  /* the other flow's id */
-    expect_stray(x.ans, x.ans_len, &x.from, false);
+    expect_stray(x.ans, x.ans_len, &x.from, BENCH_VIA_UDP);
     cr_assert_eq(other.outstanding, 1);
 }
 
@@ -433,7 +851,7 @@ Test(validate, short_datagrams_are_stray)
     struct exchange x;
     exchange(&x, BENCH_BINDING, T0);
     for (size_t len = 0; len < 20; len++)
-        expect_stray(x.ans, len, &x.from, false);
+        expect_stray(x.ans, len, &x.from, BENCH_VIA_UDP);
 }
 
 Test(validate, a_duplicate_is_stray)
@@ -442,8 +860,8 @@ Test(validate, a_duplicate_is_stray)
     struct bench_answer a;
     exchange(&x, BENCH_FINGERPRINT, T0);
     cr_assert_eq(deliver(&x, T0 + MS, &a), BENCH_VALID);
-    expect_stray(x.ans, x.ans_len, &x.from, false);
-    expect_stray(x.ans, x.ans_len, &x.from, false);
+    expect_stray(x.ans, x.ans_len, &x.from, BENCH_VIA_UDP);
+    expect_stray(x.ans, x.ans_len, &x.from, BENCH_VIA_UDP);
     cr_assert_eq(tally.valid, 1);
 }
 
@@ -453,7 +871,7 @@ Test(validate, a_duplicate_of_an_invalid_answer_is_stray)
     exchange(&x, BENCH_BINDING, T0);
     x.ans[1] ^= 0x10;
     expect_invalid(&x, BENCH_BAD_TYPE);
-    expect_stray(x.ans, x.ans_len, &x.from, false);
+    expect_stray(x.ans, x.ans_len, &x.from, BENCH_VIA_UDP);
 }
 
 Test(validate, an_answer_after_expiry_is_stray_and_the_request_lost)
@@ -463,7 +881,7 @@ Test(validate, an_answer_after_expiry_is_stray_and_the_request_lost)
     cr_assert_eq(bench_flow_expire(&flow, T0 + TIMEOUT - 1), 0, "not yet");
     cr_assert_eq(bench_flow_expire(&flow, T0 + TIMEOUT), 1);
     cr_assert_eq(tally.lost, 1);
-    expect_stray(x.ans, x.ans_len, &x.from, false);
+    expect_stray(x.ans, x.ans_len, &x.from, BENCH_VIA_UDP);
     cr_assert_eq(tally.valid, 0);
 }
 
@@ -495,7 +913,7 @@ Test(validate, an_answer_to_a_slot_reused_by_a_newer_request_is_stray)
     /* Once 0 is past the timeout it is lost and the slot reused. */
     cr_assert_gt(bench_flow_request(&flow, BENCH_BINDING, T0 + TIMEOUT, req, sizeof(req)), 0);
     cr_assert_eq(tally.lost, 1);
-    expect_stray(old.ans, old.ans_len, &old.from, false);
+    expect_stray(old.ans, old.ans_len, &old.from, BENCH_VIA_UDP);
     add_up();
 }
 
@@ -657,10 +1075,16 @@ Test(validate, the_wrong_transport_is_invalid)
 {
     struct exchange x;
     exchange(&x, BENCH_BINDING, T0);
-    x.stream = true;
+    x.via = BENCH_VIA_TCP;
     expect_invalid(&x, BENCH_BAD_TRANSPORT);
     exchange(&x, BENCH_TCP, T0);
-    x.stream = false;
+    x.via = BENCH_VIA_UDP;
+    expect_invalid(&x, BENCH_BAD_TRANSPORT);
+    exchange(&x, BENCH_TLS, T0);
+    x.via = BENCH_VIA_TCP; /* a TLS request answered on the plain TCP stream */
+    expect_invalid(&x, BENCH_BAD_TRANSPORT);
+    exchange(&x, BENCH_TCP, T0);
+    x.via = BENCH_VIA_TLS;
     expect_invalid(&x, BENCH_BAD_TRANSPORT);
 }
 
@@ -691,7 +1115,7 @@ Test(validate, requests_before_counting_are_not_counted)
     cr_assert_eq(deliver(&x, T0 + MS, &a), BENCH_VALID);
     cr_assert(!a.counted);
     cr_assert_eq(tally.sent + tally.valid + tally.invalid + tally.lost + tally.stray, 0);
-    expect_stray(x.ans, x.ans_len, &x.from, false); /* strays count on arrival */
+    expect_stray(x.ans, x.ans_len, &x.from, BENCH_VIA_UDP); /* strays count on arrival */
 }
 
 Test(validate, unsend_takes_back_the_latest_requests)
@@ -747,7 +1171,7 @@ Test(validate, random_traffic_adds_up_and_never_passes_a_wrong_answer)
             else if (damage == 3) /* the nonce: another run's answer */
                 x.ans[16 + rand_r(&seed) % 4] ^= 0x20;
             else if (damage == 4)
-                x.stream = !x.stream;
+                x.via = x.via == BENCH_VIA_UDP ? BENCH_VIA_TCP : BENCH_VIA_UDP;
             struct bench_answer a;
             deliver(&x, now, &a);
             if (damage >= 1 && damage <= 4)
