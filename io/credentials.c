@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "crypto/secret_table.h"
+#include "io/clock.h"
 #include "io/log.h"
 
 enum {
@@ -96,10 +97,9 @@ static size_t username_len_for(uint8_t family)
 /* The USERNAME's tag: a MAC of every other character of it, so a server
  * of the fleet tells a name none of them minted (430) from a wrong
  * password (431) without remembering names. */
-static void username_tag(const struct credentials *c, const uint8_t *user, size_t len,
+static void username_tag(const struct derive_key *k, const uint8_t *user, size_t len,
                          uint8_t tag[USER_TAG_LEN])
 {
-    const struct derive_key *k = __atomic_load_n(&c->key, __ATOMIC_ACQUIRE);
     uint8_t mac[CRYPTO_HMAC_MAX_LEN];
     struct crypto_span parts[] = {
         {"tag", 3}, /* keeps tags apart from passwords, MACs of whole names */
@@ -110,10 +110,9 @@ static void username_tag(const struct credentials *c, const uint8_t *user, size_
     memcpy(tag, mac, USER_TAG_LEN);
 }
 
-static void derive_password(const struct credentials *c, const char *user, size_t len,
+static void derive_password(const struct derive_key *k, const char *user, size_t len,
                             char out[2 * PASSWORD_BYTES])
 {
-    const struct derive_key *k = __atomic_load_n(&c->key, __ATOMIC_ACQUIRE);
     uint8_t mac[CRYPTO_HMAC_MAX_LEN];
     struct crypto_span part = {user, len};
     crypto_hmac(&k->key, &part, 1, mac);
@@ -141,13 +140,13 @@ static bool make_username(const struct stun_addr *client, uint64_t expiry_s,
 }
 
 /* Mints the name, then fills in its tag (the tag does not cover itself). */
-static bool make_tagged_username(const struct credentials *c, const struct stun_addr *client,
+static bool make_tagged_username(const struct derive_key *k, const struct stun_addr *client,
                                  uint64_t expiry_s, struct stun_minted *out)
 {
     if (!make_username(client, expiry_s, out))
         return false;
     uint8_t tag[USER_TAG_LEN];
-    username_tag(c, (const uint8_t *)out->username, out->username_len, tag);
+    username_tag(k, (const uint8_t *)out->username, out->username_len, tag);
     put_hex(out->username + TAG_OFFSET, tag, sizeof(tag));
     return true;
 }
@@ -156,20 +155,24 @@ enum stun_status credentials_mint(void *ctx, const struct stun_addr *client, uin
                                   struct stun_minted *out)
 {
     struct credentials *c = ctx;
+    /* One key for the tag and the password, whatever a reload does meanwhile. */
+    const struct derive_key *k = __atomic_load_n(&c->key, __ATOMIC_ACQUIRE);
     /* Rounded up: a credential lives at least the TTL, never a second less. */
     uint64_t expiry_s = (now_ms + 999) / 1000 + c->ttl_s;
-    if (!make_tagged_username(c, client, expiry_s, out)) {
+    if (!make_tagged_username(k, client, expiry_s, out)) {
         log_msg(LOG_WARN, "credentials: no randomness from OpenSSL");
         return STUN_REJECT_SERVER_ERROR;
     }
-    derive_password(c, out->username, out->username_len, out->password);
+    derive_password(k, out->username, out->username_len, out->password);
     out->password_len = 2 * PASSWORD_BYTES;
     int err =
         secret_table_insert(c->table, out->username, out->username_len, out->password,
                             out->password_len, expiry_s * 1000, client, sizeof(*client), now_ms);
     if (err == -ENOSPC)
         secret_table_reclaim(c->table, now_ms); /* make room for the next one, if due */
-    return err == 0 ? STUN_OK : STUN_REJECT_SERVER_ERROR;
+    /* With a fleet key the table is a cache: a credential it cannot hold is
+     * recomputed at lookup, so a full table refuses nothing. */
+    return err == 0 || (err == -ENOSPC && c->stateless) ? STUN_OK : STUN_REJECT_SERVER_ERROR;
 }
 
 /* Decodes a USERNAME we minted: its expiry and minted-for address. */
@@ -177,7 +180,8 @@ static bool parse_username(const uint8_t *user, size_t len, uint64_t *expiry_s,
                            struct stun_addr *minted_for)
 {
     uint64_t family, port, byte;
-    if (len < 28 || !get_hex_number(user, EXPIRY_HEX, expiry_s))
+    /* The family and port must be inside the name before they say its length. */
+    if (len < ADDR_OFFSET + 6 || !get_hex_number(user, EXPIRY_HEX, expiry_s))
         return false;
     const uint8_t *p = user + ADDR_OFFSET;
     if (!get_hex_number(p, 2, &family) || !get_hex_number(p + 2, 4, &port))
@@ -201,11 +205,11 @@ static bool parse_username(const uint8_t *user, size_t len, uint64_t *expiry_s,
     return get_hex_number(user + EXPIRY_HEX, 2 * USER_RANDOM_LEN, &byte);
 }
 
-static bool tag_matches(const struct credentials *c, const uint8_t *user, size_t len)
+static bool tag_matches(const struct derive_key *k, const uint8_t *user, size_t len)
 {
     uint8_t tag[USER_TAG_LEN];
     char text[2 * USER_TAG_LEN];
-    username_tag(c, user, len, tag);
+    username_tag(k, user, len, tag);
     put_hex(text, tag, sizeof(tag));
     return crypto_equal(text, user + TAG_OFFSET, sizeof(text));
 }
@@ -215,12 +219,13 @@ static enum stun_cred_result recompute(const struct credentials *c, const uint8_
                                        uint64_t now_ms, struct stun_credential *out)
 {
     uint64_t expiry_s;
-    if (!parse_username(user, len, &expiry_s, &out->minted_for) || !tag_matches(c, user, len))
+    const struct derive_key *k = __atomic_load_n(&c->key, __ATOMIC_ACQUIRE);
+    if (!parse_username(user, len, &expiry_s, &out->minted_for) || !tag_matches(k, user, len))
         return STUN_CRED_UNKNOWN;
     if (now_ms >= expiry_s * 1000)
         return STUN_CRED_EXPIRED;
     char password[2 * PASSWORD_BYTES];
-    derive_password(c, (const char *)user, len, password);
+    derive_password(k, (const char *)user, len, password);
     crypto_hmac_key_init(&out->key, CRYPTO_HMAC_SHA1, password, sizeof(password));
     return STUN_CRED_FOUND;
 }
@@ -247,9 +252,12 @@ enum stun_cred_result credentials_lookup(const void *ctx, const uint8_t *user, s
 
 void credentials_reclaim(struct credentials *c, uint64_t now_ms)
 {
-    if (now_ms < c->next_reclaim_ms)
+    /* Paced on the monotonic clock: a wall clock stepped back must not
+     * pause reclaiming; expiry itself is on the wall clock (now_ms). */
+    uint64_t tick = monotonic_ms();
+    if (tick < c->next_reclaim_ms)
         return;
-    c->next_reclaim_ms = now_ms + RECLAIM_PERIOD_MS;
+    c->next_reclaim_ms = tick + RECLAIM_PERIOD_MS;
     for (unsigned i = 0; i < c->reclaim_calls; i++)
         secret_table_reclaim(c->table, now_ms);
 }

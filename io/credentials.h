@@ -51,10 +51,11 @@ int credentials_create(struct credentials **out, unsigned max_entries, unsigned 
 void credentials_destroy(struct credentials *c);
 
 /*
- * Replaces the derivation key (SIGHUP re-read --secret-key). Front
- * thread only, between mints; workers see the change only through new
- * table entries and recomputed misses, so the swap is published with a
- * release store of a whole new key block.
+ * Replaces the derivation key (SIGHUP re-read --secret-key; the main
+ * thread). The new key block is published with a release store; a mint
+ * or a recompute loads the key once and uses that one throughout, and old
+ * blocks are freed only by credentials_destroy(), so a reader never sees
+ * one being rewritten.
  */
 int credentials_set_key(struct credentials *c, const void *key, size_t key_len);
 
@@ -67,8 +68,9 @@ enum stun_cred_result credentials_lookup(const void *ctx, const uint8_t *user, s
                                          uint64_t now_ms, struct stun_credential *out);
 
 /*
- * Front thread: reclaims expired entries, paced so that the whole table
- * is swept about every SECRET_GRACE_MS; call it on every loop turn.
+ * Front thread: reclaims entries expired at now_ms (wall clock), paced on
+ * the monotonic clock so that the whole table is swept about every
+ * SECRET_GRACE_MS; call it on every loop turn.
  */
 void credentials_reclaim(struct credentials *c, uint64_t now_ms);
 

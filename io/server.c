@@ -478,6 +478,14 @@ static int start(struct server *srv, enum io_backend backend)
     return err;
 }
 
+/* What the setup_* steps made, before any thread runs. */
+static void free_setup(struct server *srv)
+{
+    SSL_CTX_free(srv->tls_ctx);
+    credentials_destroy(srv->shared.creds);
+    longterm_destroy(srv->shared.longterm);
+}
+
 int server_run(const struct server_config *cfg)
 {
     sigset_t set;
@@ -490,14 +498,13 @@ int server_run(const struct server_config *cfg)
         return 1;
     if (setup_tls(&srv, cfg) != 0 || setup_credentials(&srv, cfg) != 0 ||
         setup_longterm(&srv, cfg) != 0) {
-        SSL_CTX_free(srv.tls_ctx);
-        credentials_destroy(srv.shared.creds);
-        longterm_destroy(srv.shared.longterm);
+        free_setup(&srv);
         return 1;
     }
     srv.workers = calloc(cfg->workers, sizeof(*srv.workers));
     if (srv.workers == NULL) {
         log_msg(LOG_ERROR, "out of memory for %u workers", cfg->workers);
+        free_setup(&srv);
         return 1;
     }
     int err = start(&srv, backend);
@@ -512,7 +519,6 @@ int server_run(const struct server_config *cfg)
     for (unsigned i = 0; i < srv.n_workers; i++)
         close_worker(&srv.workers[i]);
     free(srv.workers);
-    credentials_destroy(srv.shared.creds);
-    longterm_destroy(srv.shared.longterm);
+    free_setup(&srv); /* the front thread took tls_ctx over: NULL here */
     return err == 0 && !failed ? 0 : 1;
 }

@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -474,6 +475,10 @@ int main(int argc, char **argv)
     static struct options o; /* big (the --cpus table): not on the stack */
     sigset_t signals;
     server_block_signals(&signals); /* before anything slow: held, not fatal */
+    /* OpenSSL writes to TLS sockets with plain write(2): a peer that reset
+     * its connection must cost an EPIPE on that connection, not a SIGPIPE
+     * that ends the process. */
+    signal(SIGPIPE, SIG_IGN);
     cli_program = "stunringd";
     set_defaults(&o);
     for (int flag; (flag = cli_next_flag(argc, argv, flags)) != -1;)

@@ -35,6 +35,7 @@ import selectors
 import socket
 import ssl
 import string
+import struct
 import subprocess
 import sys
 import tempfile
@@ -54,6 +55,8 @@ IDLE_TLS = 100
 TLS_CAP = 50
 TCP_CAP = 5
 IDLE_MS = 1000  # --tcp-idle-ms of the idle server
+SMALL_TABLE = 4  # --max-credentials of the fleet-small server
+ABRUPT = 20  # TLS clients that send a request and close without reading
 
 
 def err_code(m):
@@ -547,6 +550,56 @@ class Auth:
             + st.delta(before, "reject_stale_credentials") >= 2)
         c.eq("fleet-k2: counted as unknown USERNAME",
              after.delta(before, "reject_unknown_username"), 2)
+
+    def fleet_full_table(self):
+        """With a fleet key the table is a cache: a full one refuses no mint,
+        and a credential it could not hold is recomputed at lookup."""
+        c, srv = self.c, self.small
+        s = self.udp()
+        me = sl.norm(s.getsockname())
+        creds = []
+        for i in range(2 * SMALL_TABLE):
+            try:
+                creds.append(sl.mint(srv.tls_ep, self.ctx(srv)))
+            except (sl.StunError, OSError) as e:
+                c.fail(f"fleet-small: mint {i + 1} of {2 * SMALL_TABLE}", str(e))
+                return
+        c.check(f"fleet-small: {2 * SMALL_TABLE} mints into a table of {SMALL_TABLE}: all "
+                "answered", len(creds) == 2 * SMALL_TABLE)
+        for where, target in (("itself", srv), ("fleet-k1 (same key)", self.k1)):
+            msg, tid = self.signed(creds[-1], False)
+            m, _ = self.ask(s, msg, tid, target.primary)
+            self.check_signed_success(f"fleet-small: the last credential (not in the table) on "
+                                      f"{where}", m, creds[-1], me, False)
+
+    # ------------------------------------------------------------ 11. abrupt peers
+
+    def abrupt_close(self):
+        """A TLS client that sends a request and closes without reading (the
+        server's answer and close_notify then meet a reset socket) costs that
+        connection only: no SIGPIPE, the server keeps serving."""
+        c, srv = self.c, self.req
+        before = srv.stats()
+        for i in range(ABRUPT):
+            conn = sl.tls_connect(srv.tls_ep, self.ctx(srv))
+            msg, _ = sl.build()
+            conn.sendall(msg)
+            if i % 2:  # half of them reset outright
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+        time.sleep(0.3)
+        c.check(f"{ABRUPT} TLS clients closed without reading: the server is alive",
+                srv.alive(), f"exit {srv.proc.poll()}")
+        with sl.tls_connect(srv.tls_ep, self.ctx(srv)) as conn:
+            msg, tid = sl.build()
+            conn.sendall(msg)
+            m = sl.recv_stream_message(conn)
+            c.check("a TLS Binding after them is answered", m is not None and m.tid == tid,
+                    show(m) if m is not None else "no answer")
+            sl.tls_close(conn)
+        after = srv.stats()
+        c.check("the abrupt ones were counted as handshakes",
+                after.delta(before, "tls_handshakes") >= ABRUPT)
 
     # ------------------------------------------------------------ 6. + 8. ttl, table
 
@@ -1071,6 +1124,9 @@ class Auth:
                                        extra=["--tls-max-conns", str(TLS_CAP),
                                               "--tcp-max-conns", str(TCP_CAP)])
             self.idle_srv = self.server("idle", tls=True, extra=["--tcp-idle-ms", str(IDLE_MS)])
+            self.small = self.server("fleet-small", tls=True,
+                                     extra=["--auth", "required", "--secret-key", k1file,
+                                            "--max-credentials", str(SMALL_TABLE)])
         except (sl.ServerError, RuntimeError) as e:
             c.fail("start the servers", str(e))
             self.stop_all()
@@ -1093,6 +1149,8 @@ class Auth:
             ("9. idle deadline", self.idle),
             ("10. SIGHUP", self.sighup),
             ("8. the full table recovers", self.table_recovers),
+            ("8. a full table with a fleet key refuses nothing", self.fleet_full_table),
+            ("11. TLS peers that close without reading", self.abrupt_close),
         ]
         try:
             for name, fn in groups:
