@@ -305,7 +305,12 @@ static enum stun_status mint(const struct stun_handler_config *cfg, const struct
     struct stun_minted *minted = &v->minted;
     if (!req->tls)
         return STUN_REJECT_USE_TLS;
-    if (cfg->mint == NULL || cfg->mint(cfg->mint_ctx, req->source, req->now_ms, minted) != STUN_OK)
+    if (cfg->mint == NULL)
+        return STUN_REJECT_SERVER_ERROR;
+    enum stun_status minted_status = cfg->mint(cfg->mint_ctx, req->source, req->now_ms, minted);
+    if (minted_status == STUN_REJECT_MINT_RATE)
+        return minted_status; /* counted apart; answered 500 all the same */
+    if (minted_status != STUN_OK)
         return STUN_REJECT_SERVER_ERROR;
     if (!minted_value_ok(minted->username_len, sizeof(minted->username)) ||
         !minted_value_ok(minted->password_len, sizeof(minted->password)))

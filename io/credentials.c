@@ -12,12 +12,15 @@
 #include "crypto/secret_table.h"
 #include "io/clock.h"
 #include "io/log.h"
+#include "io/ratelimit.h"
 
 enum {
     USER_RANDOM_LEN = 4, /* random bytes in a USERNAME: names minted together differ */
     USER_TAG_LEN = 4,    /* MAC bytes in a USERNAME: one we did not mint is "unknown" */
     PASSWORD_BYTES = 16, /* 128 bits (the floor), hex-encoded */
     RECLAIM_PERIOD_MS = 100,
+    MINT_SOURCES = 16384, /* client addresses the mint limiter remembers at once */
+    MINT_BURST_FACTOR = 10,
     EXPIRY_HEX = 8,
     TAG_OFFSET = EXPIRY_HEX + 2 * USER_RANDOM_LEN, /* where the tag's hex starts */
     ADDR_OFFSET = TAG_OFFSET + 2 * USER_TAG_LEN,   /* family, port, IP */
@@ -41,7 +44,8 @@ struct credentials {
     unsigned ttl_s;
     bool stateless;
     uint64_t next_reclaim_ms;
-    unsigned reclaim_calls; /* per RECLAIM_PERIOD_MS: a full sweep per grace period */
+    struct rate_limiter *mint_limit; /* NULL: unlimited */
+    unsigned reclaim_calls;          /* per RECLAIM_PERIOD_MS: a full sweep per grace period */
 };
 
 static const char hex_digits[] = "0123456789abcdef";
@@ -155,6 +159,8 @@ enum stun_status credentials_mint(void *ctx, const struct stun_addr *client, uin
                                   struct stun_minted *out)
 {
     struct credentials *c = ctx;
+    if (c->mint_limit != NULL && !rate_limiter_allow(c->mint_limit, client, monotonic_ms()))
+        return STUN_REJECT_MINT_RATE;
     /* One key for the tag and the password, whatever a reload does meanwhile. */
     const struct derive_key *k = __atomic_load_n(&c->key, __ATOMIC_ACQUIRE);
     /* Rounded up: a credential lives at least the TTL, never a second less. */
@@ -308,10 +314,21 @@ int credentials_create(struct credentials **out, unsigned max_entries, unsigned 
     return 0;
 }
 
+int credentials_limit_mints(struct credentials *c, unsigned rate_per_s)
+{
+    rate_limiter_destroy(c->mint_limit);
+    c->mint_limit = NULL;
+    if (rate_per_s == 0)
+        return 0;
+    return rate_limiter_create(&c->mint_limit, MINT_SOURCES, rate_per_s,
+                               rate_per_s * MINT_BURST_FACTOR);
+}
+
 void credentials_destroy(struct credentials *c)
 {
     if (c == NULL)
         return;
+    rate_limiter_destroy(c->mint_limit);
     secret_table_destroy(c->table);
     for (struct derive_key *k = c->key, *older; k != NULL; k = older) {
         older = k->older;

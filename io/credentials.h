@@ -48,6 +48,13 @@ enum {
 int credentials_create(struct credentials **out, unsigned max_entries, unsigned ttl_s,
                        const void *key, size_t key_len, bool stateless);
 
+/*
+ * Limits mints to rate_per_s a second per client IP, in bursts of up to
+ * 10 x rate_per_s; 0 removes the limit. Front thread, before any mint.
+ * Returns 0 or -ENOMEM.
+ */
+int credentials_limit_mints(struct credentials *c, unsigned rate_per_s);
+
 void credentials_destroy(struct credentials *c);
 
 /*

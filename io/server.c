@@ -125,6 +125,8 @@ static int setup_credentials(struct server *srv, const struct server_config *cfg
     int err = credentials_create(&srv->shared.creds, cfg->max_credentials, cfg->credential_ttl_s,
                                  fleet ? key : NULL, (size_t)key_len, fleet);
     memset(key, 0, sizeof(key));
+    if (err == 0)
+        err = credentials_limit_mints(srv->shared.creds, cfg->mint_rate);
     if (err != 0)
         return err;
     h->lookup = credentials_lookup;

@@ -63,6 +63,7 @@ static void set_defaults(struct options *o)
     o->cfg.credential_ttl_s = 600;
     o->cfg.max_credentials = 100000; /* ~720 bytes each: 72 MB, 160 mints/s sustained */
     o->cfg.nonce_ttl_s = 600;
+    o->cfg.mint_rate = 20;
 }
 
 static const char *auth_name(enum stun_auth_mode mode)
@@ -125,6 +126,9 @@ static void print_help(void)
     printf("  --max-credentials N  credentials held at once, about 720 bytes each; size it\n"
            "                       for (mints per second) x (TTL + 10 s) (default: %u)\n",
            d.cfg.max_credentials);
+    printf("  --mint-rate N        Shared Secrets a second one client IP may mint, in bursts\n"
+           "                       of 10 x N; more get 500; 0: no limit (default: %u)\n",
+           d.cfg.mint_rate);
     printf("  --secret-key FILE    fleet key (16+ bytes): credentials minted by any server\n"
            "                       holding it validate on all (default: a random key)\n");
     printf("  --realm TEXT         REALM of long-term credentials, with --users\n"
@@ -167,6 +171,7 @@ enum flag {
     F_CREDENTIAL_TTL,
     F_MAX_CREDENTIALS,
     F_SECRET_KEY,
+    F_MINT_RATE,
     F_REALM,
     F_USERS,
     F_NONCE_TTL,
@@ -201,6 +206,7 @@ static const struct option flags[] = {
     {"credential-ttl", required_argument, NULL, F_CREDENTIAL_TTL},
     {"max-credentials", required_argument, NULL, F_MAX_CREDENTIALS},
     {"secret-key", required_argument, NULL, F_SECRET_KEY},
+    {"mint-rate", required_argument, NULL, F_MINT_RATE},
     {"realm", required_argument, NULL, F_REALM},
     {"users", required_argument, NULL, F_USERS},
     {"nonce-ttl", required_argument, NULL, F_NONCE_TTL},
@@ -330,6 +336,9 @@ static void apply_flag(struct options *o, int flag, const char *arg)
         break;
     case F_SECRET_KEY:
         c->secret_key_file = arg;
+        break;
+    case F_MINT_RATE:
+        c->mint_rate = (unsigned)cli_number("--mint-rate", arg, 0, 1000000);
         break;
     case F_REALM:
         /* RFC 8489 §14.9: fewer than 128 characters, and a quoted-string. */
@@ -462,8 +471,8 @@ static void print_config(const struct options *o)
     printf("tls-port %u\ncert %s\nkey %s\ntls-max-conns %u\ntls-handshake-ms %u\n", c->tls_port,
            c->cert ? c->cert : "(none)", c->key ? c->key : "(none)", c->tls_max_conns,
            c->tls_handshake_ms);
-    printf("auth %s\ncredential-ttl %u\nmax-credentials %u\nsecret-key %s\n", auth_name(c->auth),
-           c->credential_ttl_s, c->max_credentials,
+    printf("auth %s\ncredential-ttl %u\nmax-credentials %u\nmint-rate %u\nsecret-key %s\n",
+           auth_name(c->auth), c->credential_ttl_s, c->max_credentials, c->mint_rate,
            c->secret_key_file ? c->secret_key_file : "(random)");
     printf("realm %s\nusers %s\nnonce-ttl %u\n", c->realm ? c->realm : "(none)",
            c->users_file ? c->users_file : "(none)", c->nonce_ttl_s);
