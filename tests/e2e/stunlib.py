@@ -824,7 +824,8 @@ class Server:
 
     def sanitizer_reports(self):
         """Lines of the log where a sanitizer spoke."""
-        pat = re.compile(r"ERROR: (Address|Leak|Thread|UndefinedBehavior)Sanitizer|runtime error:")
+        pat = re.compile(r"(ERROR|WARNING): (Address|Leak|Thread|UndefinedBehavior)Sanitizer"
+                         r"|runtime error:")
         return [l for l in self.log().splitlines() if pat.search(l)]
 
 
