@@ -118,8 +118,9 @@ static void print_help(void)
     printf("  --tls-handshake-ms N close a TLS connection whose handshake takes longer\n"
            "                       (default: %u)\n",
            d.cfg.tls_handshake_ms);
-    printf("  --auth MODE          none, optional or required: short-term credentials on\n"
-           "                       Binding Requests (default: %s)\n",
+    printf("  --auth MODE          none, optional or required: Binding Requests must carry\n"
+           "                       short-term (Shared Secret) or, with --users, long-term\n"
+           "                       credentials (default: %s)\n",
            auth_name(d.cfg.auth));
     printf("  --credential-ttl S   seconds a minted Shared Secret stays valid (default: %u)\n",
            d.cfg.credential_ttl_s);
@@ -143,7 +144,7 @@ static void print_help(void)
     printf("  --version            print the version and exit\n");
     printf("  --help               this text\n\n"
            "Signals: SIGTERM/SIGINT stop (exit 0), SIGUSR1 prints the counters,\n"
-           "SIGHUP reloads the certificate, key and --secret-key.\n");
+           "SIGHUP reloads the certificate and key, --secret-key and --users.\n");
 }
 
 enum flag {
