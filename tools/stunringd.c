@@ -118,7 +118,7 @@ static void print_help(void)
     printf("  --tls-handshake-ms N close a TLS connection whose handshake takes longer\n"
            "                       (default: %u)\n",
            d.cfg.tls_handshake_ms);
-    printf("  --auth MODE          none, optional or required: Binding Requests must carry\n"
+    printf("  --auth MODE          none, optional or required: whether Binding Requests carry\n"
            "                       short-term (Shared Secret) or, with --users, long-term\n"
            "                       credentials (default: %s)\n",
            auth_name(d.cfg.auth));
