@@ -249,12 +249,15 @@ static enum stun_status authenticate(const struct stun_handler_config *cfg,
 }
 
 /* RFC 3489 §8.1: RESPONSE-ADDRESS, for authenticated requests only. */
-static enum stun_status check_response_address(const struct stun_request *req,
+static enum stun_status check_response_address(const struct stun_handler_config *cfg,
+                                               const struct stun_request *req,
                                                const struct stun_msg *m, const struct verdict *v)
 {
     struct stun_addr to;
     if (v->key == NULL)
         return STUN_REJECT_RESPONSE_ADDRESS; /* never to a third party unchecked */
+    if (!cfg->response_address)
+        return STUN_REJECT_RESPONSE_ADDRESS_OFF; /* the operator has not allowed it */
     if (req->stream)
         return STUN_REJECT_STREAM_ONLY_UDP; /* the answer goes back on the stream */
     stun_msg_get_addr(m, STUN_A_RESPONSE_ADDRESS, &to);
@@ -266,12 +269,13 @@ static enum stun_status check_response_address(const struct stun_request *req,
 }
 
 /* RFC 3489 §8.1, RFC 5780 §6.1 and §7: what a Binding Request may ask. */
-static enum stun_status check_binding(const struct stun_request *req, const struct stun_msg *m,
+static enum stun_status check_binding(const struct stun_handler_config *cfg,
+                                      const struct stun_request *req, const struct stun_msg *m,
                                       struct verdict *v)
 {
     uint16_t port;
     if (stun_msg_has(m, STUN_A_RESPONSE_ADDRESS)) {
-        enum stun_status s = check_response_address(req, m, v);
+        enum stun_status s = check_response_address(cfg, req, m, v);
         if (s != STUN_OK)
             return s;
     }
@@ -471,6 +475,8 @@ static void write_unknown(const struct stun_msg *m, enum stun_status why, struct
     }
     if (why == STUN_REJECT_NO_ALTERNATE) {
         types[n++] = STUN_ATTR_CHANGE_REQUEST;
+    } else if (why == STUN_REJECT_RESPONSE_ADDRESS_OFF) {
+        types[n++] = STUN_ATTR_RESPONSE_ADDRESS;
     } else if (why == STUN_REJECT_STREAM_ONLY_UDP) {
         if (stun_msg_has(m, STUN_A_RESPONSE_ADDRESS))
             types[n++] = STUN_ATTR_RESPONSE_ADDRESS;
@@ -572,7 +578,7 @@ static enum stun_status judge(const struct stun_handler_config *cfg, const struc
         return s;
     if (parsed != STUN_OK)
         return parsed;
-    return check_binding(req, m, v);
+    return check_binding(cfg, req, m, v);
 }
 
 /*

@@ -123,6 +123,9 @@ struct stun_handler_config {
     const void *lookup_ctx;
     stun_mint_fn mint; /* NULL: Shared Secret Requests get 500 even over TLS */
     void *mint_ctx;
+    /* Honour RESPONSE-ADDRESS in authenticated requests (RFC 3489 §8.1).
+     * Off (the default, DESIGN.md "Security"): they get 420 listing it. */
+    bool response_address;
     /* Long-term credentials (RFC 8489 §9.2), for RFC 5389/8489 requests
      * when auth is not NONE: on when realm is not NULL. */
     const char *realm;

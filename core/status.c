@@ -16,6 +16,7 @@ int stun_status_error_code(enum stun_status s, bool classic)
     case STUN_REJECT_UNKNOWN_ATTR:
     case STUN_REJECT_NO_ALTERNATE:
     case STUN_REJECT_STREAM_ONLY_UDP:
+    case STUN_REJECT_RESPONSE_ADDRESS_OFF:
         return STUN_ERR_UNKNOWN_ATTRIBUTE;
     case STUN_REJECT_RESPONSE_ADDRESS:
     case STUN_REJECT_LT_CHALLENGE:
@@ -72,6 +73,7 @@ const char *stun_status_name(enum stun_status s)
         [STUN_REJECT_MINT_RATE] = "reject_mint_rate",
         [STUN_REJECT_RESPONSE_ADDRESS] = "reject_response_address",
         [STUN_REJECT_BAD_RESPONSE_ADDRESS] = "reject_bad_response_address",
+        [STUN_REJECT_RESPONSE_ADDRESS_OFF] = "reject_response_address_off",
         [STUN_REJECT_PADDING_AND_PORT] = "reject_padding_and_port",
         [STUN_REJECT_BAD_PORT] = "reject_bad_port",
         [STUN_REJECT_NO_ALTERNATE] = "reject_no_alternate",

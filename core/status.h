@@ -40,6 +40,7 @@ enum stun_status {
     STUN_REJECT_MINT_RATE,         /* this address minted too often (--mint-rate): 500 */
     STUN_REJECT_RESPONSE_ADDRESS,  /* RESPONSE-ADDRESS, unauthenticated: 401 (RFC 3489 §8.1) */
     STUN_REJECT_BAD_RESPONSE_ADDRESS, /* unusable RESPONSE-ADDRESS (family, port 0, any): 400 */
+    STUN_REJECT_RESPONSE_ADDRESS_OFF, /* authenticated RESPONSE-ADDRESS, not enabled: 420 */
     STUN_REJECT_PADDING_AND_PORT,     /* PADDING with RESPONSE-PORT: 400 (RFC 5780 §6.1) */
     STUN_REJECT_BAD_PORT,             /* RESPONSE-PORT of 0: 400 */
     STUN_REJECT_NO_ALTERNATE,         /* CHANGE-REQUEST without A2/P2, or on a stream: 420 */

@@ -115,6 +115,7 @@ static int setup_credentials(struct server *srv, const struct server_config *cfg
 {
     struct stun_handler_config *h = &srv->shared.handler;
     h->auth = cfg->auth;
+    h->response_address = cfg->response_address;
     if (srv->tls_ctx == NULL && cfg->auth == STUN_AUTH_NONE)
         return 0;
     uint8_t key[CREDENTIALS_KEY_MAX + 1];

@@ -65,6 +65,7 @@ struct server_config {
     unsigned credential_ttl_s;
     unsigned max_credentials;
     unsigned mint_rate;          /* credentials a second per client IP; 0: unlimited */
+    bool response_address;       /* honour RESPONSE-ADDRESS in authenticated requests */
     const char *secret_key_file; /* NULL: a random key per process, no fleet */
     const char *realm;           /* long-term credentials: REALM, with users_file */
     const char *users_file;

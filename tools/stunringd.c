@@ -130,6 +130,10 @@ static void print_help(void)
     printf("  --mint-rate N        Shared Secrets a second one client IP may mint, in bursts\n"
            "                       of 10 x N; more get 500; 0: no limit (default: %u)\n",
            d.cfg.mint_rate);
+    printf("  --response-address   send the answer of an authenticated request to its\n"
+           "                       RESPONSE-ADDRESS, with REFLECTED-FROM (RFC 3489 §8.1);\n"
+           "                       unauthenticated ones are always refused (default: off:\n"
+           "                       420)\n");
     printf("  --secret-key FILE    fleet key (16+ bytes): credentials minted by any server\n"
            "                       holding it validate on all (default: a random key)\n");
     printf("  --realm TEXT         REALM of long-term credentials, with --users\n"
@@ -173,6 +177,7 @@ enum flag {
     F_MAX_CREDENTIALS,
     F_SECRET_KEY,
     F_MINT_RATE,
+    F_RESPONSE_ADDRESS,
     F_REALM,
     F_USERS,
     F_NONCE_TTL,
@@ -208,6 +213,7 @@ static const struct option flags[] = {
     {"max-credentials", required_argument, NULL, F_MAX_CREDENTIALS},
     {"secret-key", required_argument, NULL, F_SECRET_KEY},
     {"mint-rate", required_argument, NULL, F_MINT_RATE},
+    {"response-address", no_argument, NULL, F_RESPONSE_ADDRESS},
     {"realm", required_argument, NULL, F_REALM},
     {"users", required_argument, NULL, F_USERS},
     {"nonce-ttl", required_argument, NULL, F_NONCE_TTL},
@@ -340,6 +346,9 @@ static void apply_flag(struct options *o, int flag, const char *arg)
         break;
     case F_MINT_RATE:
         c->mint_rate = (unsigned)cli_number("--mint-rate", arg, 0, 1000000);
+        break;
+    case F_RESPONSE_ADDRESS:
+        c->response_address = true;
         break;
     case F_REALM:
         /* RFC 8489 §14.9: fewer than 128 characters, and a quoted-string. */
@@ -475,6 +484,7 @@ static void print_config(const struct options *o)
     printf("auth %s\ncredential-ttl %u\nmax-credentials %u\nmint-rate %u\nsecret-key %s\n",
            auth_name(c->auth), c->credential_ttl_s, c->max_credentials, c->mint_rate,
            c->secret_key_file ? c->secret_key_file : "(random)");
+    printf("response-address %s\n", c->response_address ? "on" : "off");
     printf("realm %s\nusers %s\nnonce-ttl %u\n", c->realm ? c->realm : "(none)",
            c->users_file ? c->users_file : "(none)", c->nonce_ttl_s);
     printf("log-level %s\n", log_level_name(log_threshold));

@@ -524,6 +524,20 @@ class Auth:
              len(sl.drain(b, QUIET)), 0)
         self.eq_deltas("RESPONSE-ADDRESS (optional)", srv, before,
                        {"reject_response_address": 1})
+        # Signed, on a server without --response-address (same fleet key):
+        # 420 naming RESPONSE-ADDRESS, signed, to the requester only.
+        srv = self.k1
+        before = srv.stats()
+        msg, tid = self.signed(cred, True, attrs=[sl.response_address(*me_b)])
+        m, src = self.ask(a, msg, tid, srv.primary)
+        label = "without --response-address, signed RESPONSE-ADDRESS"
+        if c.check(f"{label} -> 420 to the requester", m is not None and err_code(m) == 420,
+                   show(m) if m is not None else "no answer"):
+            c.eq(f"{label}: UNKNOWN-ATTRIBUTES names RESPONSE-ADDRESS", m.unknown()[:1], [0x0002])
+            c.check(f"{label}: the 420 is signed", m.check_integrity(cred.key) is None,
+                    f"{m.check_integrity(cred.key)}")
+        c.eq(f"{label}: nothing sent to the named address", len(sl.drain(b, QUIET)), 0)
+        self.eq_deltas("RESPONSE-ADDRESS (off)", srv, before, {"reject_response_address_off": 1})
 
     # ------------------------------------------------------------ 7. fleet
 
@@ -1135,7 +1149,8 @@ class Auth:
                                    extra=["--auth", "required", "--credential-ttl", str(TTL),
                                           "--max-credentials", str(TABLE)])
             self.req = self.server("required", tls=True, listen=("127.0.0.1", "::1"),
-                                   extra=["--auth", "required", "--secret-key", k1file])
+                                   extra=["--auth", "required", "--secret-key", k1file,
+                                          "--response-address"])
             self.k1 = self.server("fleet-k1", extra=["--auth", "required",
                                                      "--secret-key", k1file])
             self.k2 = self.server("fleet-k2", extra=["--auth", "required",

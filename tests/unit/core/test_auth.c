@@ -120,6 +120,7 @@ static struct stun_handler_config config(enum stun_auth_mode auth)
         .lookup_ctx = users,
         .mint = fake_mint,
         .mint_ctx = &mint_ok,
+        .response_address = true, /* --response-address; see response_address_off_is_420 */
     };
 }
 
@@ -786,6 +787,27 @@ Test(auth, response_address_on_a_stream_is_a_signed_420)
         cr_assert_geq(n, 1);
         for (size_t i = 0; i < n; i++)
             cr_assert_eq(types[i], STUN_ATTR_RESPONSE_ADDRESS);
+        assert_signed_by(&m, "alice-password!!");
+    }
+}
+
+/* DESIGN.md "Security": off unless --response-address; the answer says which
+ * attribute is refused, signed, and goes back to the source. */
+Test(auth, response_address_off_is_420)
+{
+    struct stun_handler_config cfg = config(STUN_AUTH_REQUIRED);
+    cfg.response_address = false;
+    struct craft c;
+    struct stun_msg m;
+    uint16_t types[4];
+    for (int classic = 0; classic < 2; classic++) {
+        redirected_request(&c, classic, "alice001", "alice-password!!", &elsewhere);
+        struct stun_request req = request(&c);
+        struct stun_reply r = handle(&cfg, &req);
+        assert_error(&req, &r, &m, STUN_REJECT_RESPONSE_ADDRESS_OFF, 420);
+        cr_assert_eq(stun_msg_get_unknown_list(&m, types, 4), classic ? 2 : 1,
+                     "RESPONSE-ADDRESS listed (classic repeats it to fill 4 bytes)");
+        cr_assert_eq(types[0], STUN_ATTR_RESPONSE_ADDRESS);
         assert_signed_by(&m, "alice-password!!");
     }
 }
