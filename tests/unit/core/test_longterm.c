@@ -165,6 +165,7 @@ static struct stun_handler_config config(enum stun_auth_mode auth)
         .users_ctx = users,
         .nonce_key = &nonce_key,
         .nonce_ttl_s = TTL_S,
+        .response_address = true, /* --response-address */
     };
 }
 
