@@ -269,6 +269,7 @@ static void merge(struct bench_worker *ws, unsigned n, struct results *r)
         r->t.invalid += t->invalid;
         r->t.lost += t->lost;
         r->t.stray += t->stray;
+        r->t.late += t->late;
         r->t.request_bytes += t->request_bytes;
         r->t.response_bytes += t->response_bytes;
         for (unsigned k = 0; k < BENCH_INVALID_COUNT; k++)
@@ -293,10 +294,11 @@ static void print_json(const struct bench_options *o, const struct results *r, d
     const struct bench_hist *h = &r->h;
     char text[ADDR_TEXT_MAX];
     double amp = t->request_bytes ? (double)t->response_bytes / (double)t->request_bytes : 0;
-    printf("{\"sent\":%llu,\"valid\":%llu,\"invalid\":%llu,\"lost\":%llu,\"stray\":%llu,",
+    printf("{\"sent\":%llu,\"valid\":%llu,\"invalid\":%llu,\"lost\":%llu,\"stray\":%llu,"
+           "\"late\":%llu,",
            (unsigned long long)t->sent, (unsigned long long)t->valid,
            (unsigned long long)t->invalid, (unsigned long long)t->lost,
-           (unsigned long long)t->stray);
+           (unsigned long long)t->stray, (unsigned long long)t->late);
     printf("\"responses_per_s\":%.1f,", duration > 0 ? (double)t->valid / duration : 0.0);
     printf("\"latency_us\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f},",
            us(bench_hist_percentile(h, 50)), us(bench_hist_percentile(h, 90)),
@@ -369,8 +371,8 @@ static void print_human(const struct bench_options *o, const struct results *r, 
         if (t->why[k] > 0)
             printf("  %s %llu", bench_invalid_name((enum bench_invalid)k),
                    (unsigned long long)t->why[k]);
-    printf("\n  lost      %llu\n  stray     %llu\n", (unsigned long long)t->lost,
-           (unsigned long long)t->stray);
+    printf("\n  lost      %llu (answered after the timeout: %llu)\n  stray     %llu\n",
+           (unsigned long long)t->lost, (unsigned long long)t->late, (unsigned long long)t->stray);
     printf("  latency   p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f us\n",
            us(bench_hist_percentile(h, 50)), us(bench_hist_percentile(h, 90)),
            us(bench_hist_percentile(h, 99)), us(bench_hist_percentile(h, 99.9)), us(h->max));

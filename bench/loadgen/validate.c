@@ -12,6 +12,7 @@
 enum {
     ENTRY_BUSY = 1,    /* outstanding */
     ENTRY_COUNTED = 2, /* sent while the flow was counting */
+    ENTRY_LOST = 4,    /* given up: its answer, if one comes, is late */
 };
 
 void bench_flow_init(struct bench_flow *f, struct bench_entry *ring, uint32_t cap,
@@ -61,7 +62,7 @@ static void lose(struct bench_flow *f, struct bench_entry *e)
 {
     if (e->flags & ENTRY_COUNTED)
         f->tally->lost++;
-    e->flags = 0;
+    e->flags = ENTRY_LOST | (e->flags & ENTRY_COUNTED); /* seq kept: a late answer is known */
     f->outstanding--;
 }
 
@@ -257,8 +258,9 @@ void bench_flow_unsend(struct bench_flow *f, uint32_t n)
     }
 }
 
-/* The outstanding request whose id the answer carries, or NULL. */
-static struct bench_entry *match(struct bench_flow *f, const uint8_t *buf, size_t len)
+/* The entry the answer's id names if it is in state (BUSY or LOST), or NULL. */
+static struct bench_entry *match_in(struct bench_flow *f, const uint8_t *buf, size_t len,
+                                    uint32_t state)
 {
     if (len < STUN_HEADER_LEN)
         return NULL;
@@ -266,7 +268,7 @@ static struct bench_entry *match(struct bench_flow *f, const uint8_t *buf, size_
         return NULL;
     uint32_t seq = wire_get32(buf + 12);
     struct bench_entry *e = &f->ring[seq & f->mask];
-    if (!(e->flags & ENTRY_BUSY) || e->seq != seq)
+    if (!(e->flags & state) || e->seq != seq)
         return NULL;
     uint32_t tag = e->kind == BENCH_CLASSIC ? BENCH_CLASSIC_TAG : STUN_MAGIC_COOKIE;
     return wire_get32(buf + 4) == tag ? e : NULL;
@@ -371,21 +373,34 @@ static int check(struct bench_flow *f, const struct bench_entry *e, const uint8_
     return -1;
 }
 
+/* An answer that consumes no outstanding request: late (once per lost
+ * request) or stray. */
+static void note_unmatched(struct bench_flow *f, const uint8_t *buf, size_t len,
+                           struct bench_answer *out)
+{
+    struct bench_entry *e = match_in(f, buf, len, ENTRY_LOST);
+    if (e != NULL) {
+        out->verdict = BENCH_LATE;
+        if (e->flags & ENTRY_COUNTED)
+            f->tally->late++;
+        e->flags = 0; /* a second answer to it is a stray */
+        return;
+    }
+    if (f->counting)
+        f->tally->stray++;
+}
+
 void bench_flow_answer(struct bench_flow *f, const uint8_t *buf, size_t len,
                        const struct stun_addr *source, enum bench_via via, uint64_t now_ns,
                        struct bench_answer *out)
 {
     memset(out, 0, sizeof(*out));
     out->verdict = BENCH_STRAY;
-    struct bench_entry *e = match(f, buf, len);
-    if (e != NULL && expired(f, e, now_ns)) {
-        /* Too late: the request is lost whether or not a scan saw it yet. */
-        lose(f, e);
-        e = NULL;
-    }
-    if (e == NULL) {
-        if (f->counting)
-            f->tally->stray++;
+    struct bench_entry *e = match_in(f, buf, len, ENTRY_BUSY);
+    if (e != NULL && expired(f, e, now_ns))
+        lose(f, e); /* too late: lost whether or not a scan saw it yet */
+    if (e == NULL || !(e->flags & ENTRY_BUSY)) {
+        note_unmatched(f, buf, len, out);
         return;
     }
 

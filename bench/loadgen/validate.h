@@ -14,11 +14,16 @@
  * and its send time, kind and size sit in the flow's ring at sequence &
  * mask. An answer is matched by id: its whole 16 bytes must name this flow,
  * this run, and a sequence still outstanding with the same style (cookie
- * or not). What does not match is a stray: a duplicate, an answer to a
- * request already counted lost, another flow's or another run's answer,
- * anything shorter than a header. A match consumes its request, which is
- * then valid only if the answer passes every check below (the first that
- * fails names the reason), else invalid:
+ * or not). An answer to a request already given up as lost (past the
+ * timeout) is late: counted apart (when its request was counted), not a
+ * stray, so that a bench thread starved for longer than the timeout on a
+ * busy machine is told from a server that answers what nobody asked. What
+ * else does not match is a stray: a duplicate, a second late answer, a
+ * late answer whose ring slot a newer request has taken already (timeouts
+ * far shorter than the round trip), another flow's or another run's
+ * answer, anything shorter than a header. A match consumes its
+ * request, which is then valid only if the answer passes every check below (the first that fails
+ * names the reason), else invalid:
  *
  *   transport   tcp requests answered on the TCP stream, tls ones on the
  *               TLS stream, the others by UDP
@@ -92,6 +97,7 @@ enum bench_verdict {
     BENCH_VALID,
     BENCH_INVALID,
     BENCH_STRAY,
+    BENCH_LATE, /* the answer to a request already counted lost */
 };
 
 /* Why an answer was invalid: the first check that failed. */
@@ -125,6 +131,7 @@ enum {
 
 struct bench_tally {
     uint64_t sent, valid, invalid, lost, stray;
+    uint64_t late; /* answers to requests already lost (of those counted) */
     uint64_t request_bytes, response_bytes; /* of the valid exchanges only */
     uint64_t why[BENCH_INVALID_COUNT];      /* invalid, by reason */
 };
