@@ -1,14 +1,16 @@
 /* The TLS server context. */
 #include "io/tls.h"
 
+#include <errno.h>
 #include <openssl/err.h>
 #include <stdio.h>
+#include <string.h>
 
 const char *tls_last_error(char *buf, size_t cap)
 {
     unsigned long e = ERR_get_error();
-    if (e == 0)
-        snprintf(buf, cap, "unknown error");
+    if (e == 0) /* a system call failed under OpenSSL, or nothing said why */
+        snprintf(buf, cap, "%s", errno ? strerror(errno) : "no detail");
     else
         ERR_error_string_n(e, buf, cap);
     ERR_clear_error();

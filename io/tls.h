@@ -15,7 +15,8 @@
  */
 SSL_CTX *tls_context_load(const char *cert, const char *key, char *err, size_t err_cap);
 
-/* OpenSSL's oldest queued error as text (and clears the queue), for logs. */
+/* OpenSSL's oldest queued error as text, or errno's when OpenSSL queued
+ * none (a failed system call), and clears the queue: for messages. */
 const char *tls_last_error(char *buf, size_t cap);
 
 #endif

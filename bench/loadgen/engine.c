@@ -25,6 +25,7 @@
 #include "bench/loadgen/mint.h"
 #include "core/wire.h"
 #include "io/addr.h"
+#include "io/tls.h"
 
 enum {
     TX_BATCH = 64,         /* requests per sendmmsg */
@@ -183,18 +184,6 @@ static int open_tcp(struct bench_worker *w, struct bench_slot *s, struct bench_e
     return connect_stream(s->tcp, &w->plan->ep.server, &ep->self_tcp, err, cap);
 }
 
-/* The first queued OpenSSL error (or errno) as text; the queue cleared. */
-static const char *ssl_reason(char *buf, size_t cap)
-{
-    unsigned long e = ERR_get_error();
-    if (e == 0)
-        snprintf(buf, cap, "%s", errno ? strerror(errno) : "no detail");
-    else
-        ERR_error_string_n(e, buf, cap);
-    ERR_clear_error();
-    return buf;
-}
-
 /* The client handshake on c's non-blocking socket, every wait bounded. */
 static int tls_handshake(struct tcp_conn *c, bool verify, char *err, size_t cap)
 {
@@ -217,7 +206,7 @@ static int tls_handshake(struct tcp_conn *c, bool verify, char *err, size_t cap)
         snprintf(err, cap, "TLS handshake: certificate not verified: %s",
                  X509_verify_cert_error_string(v));
     else
-        snprintf(err, cap, "TLS handshake (at most 2 s): %s", ssl_reason(why, sizeof(why)));
+        snprintf(err, cap, "TLS handshake (at most 2 s): %s", tls_last_error(why, sizeof(why)));
     return -1;
 }
 

@@ -22,6 +22,7 @@
 #include "core/wire.h"
 #include "core/writer.h"
 #include "io/addr.h"
+#include "io/tls.h"
 
 enum {
     ANSWER_MAX = 2048, /* a Shared Secret answer is about 100 bytes */
@@ -35,18 +36,6 @@ __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t cap, con
     vsnprintf(err, cap, fmt, ap);
     va_end(ap);
     return -1;
-}
-
-/* The first queued OpenSSL error as text (or "no detail"), queue cleared. */
-static const char *ssl_reason(char *buf, size_t cap)
-{
-    unsigned long e = ERR_get_error();
-    if (e == 0)
-        snprintf(buf, cap, "%s", errno ? strerror(errno) : "no detail");
-    else
-        ERR_error_string_n(e, buf, cap);
-    ERR_clear_error();
-    return buf;
 }
 
 /* A TCP connection to tls, blocking, every send and receive bounded. */
@@ -84,13 +73,13 @@ SSL_CTX *bench_tls_context(const char *ca_file, char *err, size_t cap)
     char why[256];
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (ctx == NULL || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
-        fail(err, cap, "TLS context: %s", ssl_reason(why, sizeof(why)));
+        fail(err, cap, "TLS context: %s", tls_last_error(why, sizeof(why)));
         SSL_CTX_free(ctx);
         return NULL;
     }
     SSL_CTX_set_verify(ctx, ca_file ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
     if (ca_file && SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
-        fail(err, cap, "--tls-ca %s: %s", ca_file, ssl_reason(why, sizeof(why)));
+        fail(err, cap, "--tls-ca %s: %s", ca_file, tls_last_error(why, sizeof(why)));
         SSL_CTX_free(ctx);
         return NULL;
     }
@@ -120,7 +109,7 @@ static SSL *tls_session(const struct sockaddr_storage *tls, const char *ca_file,
         return NULL;
     SSL *ssl = SSL_new(ctx);
     if (ssl == NULL) {
-        fail(err, cap, "TLS session: %s", ssl_reason(why, sizeof(why)));
+        fail(err, cap, "TLS session: %s", tls_last_error(why, sizeof(why)));
         return NULL;
     }
     if (ca_file && bench_tls_expect_ip(ssl, tls) < 0) {
@@ -141,7 +130,7 @@ static int tls_handshake(SSL *ssl, int fd, bool verify, char *err, size_t cap)
     if (verify && v != X509_V_OK)
         return fail(err, cap, "TLS handshake: certificate not verified: %s",
                     X509_verify_cert_error_string(v));
-    return fail(err, cap, "TLS handshake: %s", ssl_reason(why, sizeof(why)));
+    return fail(err, cap, "TLS handshake: %s", tls_last_error(why, sizeof(why)));
 }
 
 /* Reads exactly n bytes (bounded tries, each bounded by SO_RCVTIMEO). */
@@ -156,7 +145,7 @@ static int read_exact(SSL *ssl, uint8_t *buf, size_t n, char *err, size_t cap)
             if (SSL_get_error(ssl, r) == SSL_ERROR_ZERO_RETURN)
                 return fail(err, cap, "the server closed the connection before answering");
             return fail(err, cap, "reading the answer: %s",
-                        errno == EAGAIN ? "timed out" : ssl_reason(why, sizeof(why)));
+                        errno == EAGAIN ? "timed out" : tls_last_error(why, sizeof(why)));
         }
         got += (size_t)r;
     }
@@ -178,7 +167,7 @@ static int send_request(SSL *ssl, uint8_t id16[16], char *err, size_t cap)
     size_t len = stun_writer_finish(&w);
     errno = 0;
     if (len == 0 || SSL_write(ssl, req, (int)len) != (int)len)
-        return fail(err, cap, "sending the request: %s", ssl_reason(why, sizeof(why)));
+        return fail(err, cap, "sending the request: %s", tls_last_error(why, sizeof(why)));
     return 0;
 }
 
