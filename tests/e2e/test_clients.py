@@ -8,8 +8,10 @@
   - coturn's turnutils_stunclient (plain and -f, RFC 5780 mode) and
     turnutils_natdiscovery -m -f: endpoint-independent mapping and filtering;
   - tshark (Wireshark's STUN dissectors) on a loopback capture of a mix of
-    classic, modern, CHANGE-REQUEST and error-provoking requests: every one
-    of our answers recognised as STUN, none malformed, no expert warning.
+    classic, modern, CHANGE-REQUEST and error-provoking requests, signed
+    short-term Bindings, a long-term challenge, a 438 and a USERHASH +
+    MESSAGE-INTEGRITY-SHA256 success: every one of our answers recognised as
+    STUN, none malformed, no expert warning.
 
 A missing client is a failure, not a skip: tools/dev setup installs them.
 Capturing needs root (CI runs as root).
@@ -23,6 +25,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -296,6 +299,7 @@ def tshark_traffic(srv):
     msg, tid = sl.build(attrs=[sl.response_port(p2)])
     m, _ = sl.transact(s, msg, tid, a1p1, reply_sock=s2)
     udp += m is not None
+    udp += authenticated_traffic(srv, s, a1p1)
     # TCP: RFC 8489 framing (RFC 3489 defines no Binding over TCP).
     tcp = 0
     conn = socket.create_connection(a1p1, timeout=5)
@@ -307,6 +311,44 @@ def tshark_traffic(srv):
     for x in sock_list:
         x.close()
     return udp, tcp
+
+
+LT_USER, LT_PASSWORD, LT_REALM = "tshark-user", "tshark-password", "example.org"
+
+
+def authenticated_traffic(srv, s, a1p1):
+    """Signed exchanges over UDP for the dissector: a Shared Secret minted
+    over TLS (not captured) then classic and modern Bindings with
+    MESSAGE-INTEGRITY; the long-term challenge (401 with REALM, NONCE,
+    PASSWORD-ALGORITHMS), a 438, and a USERHASH + MESSAGE-INTEGRITY-SHA256
+    success. Returns the answers received."""
+    got = 0
+    cred = sl.mint(srv.tls_ep, sl.tls_context(srv.cert))
+    for classic in (True, False):
+        msg, tid = sl.build(attrs=[sl.attr(sl.USERNAME, cred.username)], classic=classic,
+                            key=cred.key, fingerprint=not classic)
+        m, _ = sl.transact(s, msg, tid, a1p1)
+        got += m is not None
+    msg, tid = sl.build_lt(attrs=[sl.realm_attr(LT_REALM)])  # asks for the challenge
+    m, _ = sl.transact(s, msg, tid, a1p1)
+    got += m is not None
+    if m is None or not m.has(sl.NONCE):
+        return got
+    nonce = m.get(sl.NONCE)
+    msg, tid = sl.build_lt(attrs=[sl.attr(sl.USERNAME, LT_USER.encode()), sl.realm_attr(LT_REALM),
+                                  sl.nonce_attr(nonce[:-1] + b"A")],
+                           key=sl.lt_key(LT_USER, LT_REALM, LT_PASSWORD))  # forged: 438
+    m, _ = sl.transact(s, msg, tid, a1p1)
+    got += m is not None
+    algs = sl.password_algorithms_value([sl.ALG_SHA256, sl.ALG_MD5])
+    msg, tid = sl.build_lt(
+        attrs=[sl.userhash_attr(LT_USER, LT_REALM), sl.realm_attr(LT_REALM), sl.nonce_attr(nonce),
+               sl.attr(sl.PASSWORD_ALGORITHMS, algs),
+               sl.attr(sl.PASSWORD_ALGORITHM, struct.pack("!HH", sl.ALG_SHA256, 0))],
+        key_sha256=sl.lt_key(LT_USER, LT_REALM, LT_PASSWORD, sl.ALG_SHA256), fingerprint=True)
+    m, _ = sl.transact(s, msg, tid, a1p1)
+    got += m is not None and m.type == sl.BINDING_SUCCESS
+    return got
 
 
 def tshark_check(checks, args, srv):
@@ -404,7 +446,13 @@ def tshark_check(checks, args, srv):
 def main():
     args = sl.parse_args(__doc__)
     checks = sl.Checks(f"test_clients ({args.backend}): {args.stunringd}")
-    srv = sl.Server(args.stunringd, args.backend, name="dual-address")
+    # Credentials on (optional: the unauthenticated clients see no change),
+    # so the dissector also judges signed answers and long-term challenges.
+    users = tempfile.NamedTemporaryFile("w", prefix="stunring-e2e-users-", delete=False)
+    users.write(f"{LT_USER}:{LT_PASSWORD}\n")
+    users.close()
+    srv = sl.Server(args.stunringd, args.backend, name="dual-address", tls=True,
+                    extra=["--auth", "optional", "--realm", LT_REALM, "--users", users.name])
     single = sl.Server(args.stunringd, args.backend, alt=(), name="single-address")
     try:
         srv.start()
@@ -422,6 +470,7 @@ def main():
     finally:
         sl.stop_and_check(checks, srv)
         sl.stop_and_check(checks, single)
+        os.unlink(users.name)
     return checks.finish()
 
 
