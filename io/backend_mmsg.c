@@ -104,6 +104,7 @@ static int serve_batch(struct mmsg_state *s, unsigned family, enum stun_endpoint
         return -1;
     }
     counter_add(&w->counters.event[IO_RX], (unsigned)n);
+    worker_begin_batch(w);
     unsigned queued = 0;
     for (int i = 0; i < n; i++) {
         struct mmsg_slot *slot = &s->slots[i];

@@ -279,6 +279,7 @@ static void reap(struct uring_state *s)
 {
     struct io_uring_cqe *cqe;
     unsigned head, seen = 0;
+    worker_begin_batch(s->w);
     io_uring_for_each_cqe(&s->ring, head, cqe)
     {
         seen++;

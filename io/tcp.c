@@ -114,7 +114,8 @@ struct tcp_front {
     struct {
         uint32_t head, tail;
     } list[LIST_COUNT];
-    uint64_t now_ms;
+    uint64_t now_ms;           /* monotonic, this loop turn: deadlines */
+    uint64_t wall_ms;          /* wall clock, this loop turn: credential and nonce expiries */
     uint64_t accept_resume_ms; /* 0: accepting */
     bool warned_fds;
 };
@@ -351,7 +352,7 @@ static bool answer(struct tcp_front *f, struct conn *c, const uint8_t *msg, size
         .eps = &sh->eps[c->family],
         .stream = true,
         .tls = c->ssl != NULL,
-        .now_ms = wall_clock_ms(), /* credentials expire on the wall clock */
+        .now_ms = f->wall_ms,
     };
     struct stun_reply reply;
     stun_handle(&sh->handler, &req, c->out + c->out_len, TX_BUF_SIZE, &reply);
@@ -714,12 +715,13 @@ static void *front_main(void *arg)
             break;
         }
         f->now_ms = now_ms();
+        f->wall_ms = wall_clock_ms();
         for (int i = 0; i < n; i++)
             dispatch(f, &ev[i]);
         resume_accepting(f);
         sweep_idle(f);
         if (f->shared->creds != NULL)
-            credentials_reclaim(f->shared->creds, wall_clock_ms());
+            credentials_reclaim(f->shared->creds, f->wall_ms);
     }
     return NULL;
 }

@@ -11,6 +11,12 @@ bool worker_should_stop(const struct worker *w)
     return __atomic_load_n(&w->shared->stop, __ATOMIC_ACQUIRE) != 0;
 }
 
+void worker_begin_batch(struct worker *w)
+{
+    if (w->shared->handler.auth != STUN_AUTH_NONE)
+        w->batch_wall_ms = wall_clock_ms();
+}
+
 size_t worker_handle(struct worker *w, unsigned family, enum stun_endpoint ep, const uint8_t *data,
                      size_t len, const struct sockaddr_storage *src, const struct stun_addr *local,
                      uint8_t *out, struct tx_meta *meta)
@@ -28,7 +34,7 @@ size_t worker_handle(struct worker *w, unsigned family, enum stun_endpoint ep, c
     req.source = &source;
     req.local = local;
     req.tls = false;
-    req.now_ms = sh->handler.auth != STUN_AUTH_NONE ? wall_clock_ms() : 0;
+    req.now_ms = w->batch_wall_ms;
     stun_handle(&sh->handler, &req, out, TX_BUF_SIZE, &reply);
     counters_status(&w->counters, reply.status);
     if (reply.len == 0)

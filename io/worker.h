@@ -24,7 +24,8 @@ struct worker {
     enum io_backend backend;                    /* uring or mmsg, never auto */
     uint32_t kernel_drops_seen[SERVER_MAX_FAMILIES][STUN_EP_COUNT]; /* last SO_RXQ_OVFL */
     pthread_t thread;
-    int failed; /* set (release) when its loop died after start-up */
+    int failed;             /* set (release) when its loop died after start-up */
+    uint64_t batch_wall_ms; /* wall clock when this batch began; read only with --auth */
     struct io_counters counters;
 };
 
@@ -67,6 +68,10 @@ void worker_read_cmsg(struct worker *w, unsigned family, enum stun_endpoint ep, 
  * failed (-errno): server_run waits for every worker before it says ready.
  */
 void worker_report_ready(struct worker *w, int err);
+
+/* Backends call this before handling a batch of datagrams: one clock read
+ * a batch, not one a packet, for the credential and nonce expiries. */
+void worker_begin_batch(struct worker *w);
 
 /* Backend loops: run until shared->stop; return 0 or -errno. */
 int worker_run_mmsg(struct worker *w);
