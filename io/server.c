@@ -97,35 +97,50 @@ static void build_shared(struct server *srv, const struct server_config *cfg)
     }
 }
 
-/* --secret-key's bytes into key[0..cap); the length or -errno (logged). */
-static int read_secret_key(const struct server_config *cfg, uint8_t *key, size_t cap)
+/* The --secret-key bytes, read once per start-up or reload for every user
+ * of them (credential derivation, nonces); len 0: no file given. */
+struct fleet_key {
+    uint8_t bytes[CREDENTIALS_KEY_MAX + 1];
+    int len;
+};
+
+/* 0, or -errno (logged) when the file is given and cannot be used. */
+static int read_fleet_key(const struct server_config *cfg, struct fleet_key *k)
 {
     char err[512];
-    int len = credentials_read_key(cfg->secret_key_file, key, cap, err, sizeof(err));
-    if (len < 0)
+    k->len = 0;
+    if (cfg->secret_key_file == NULL)
+        return 0;
+    int len =
+        credentials_read_key(cfg->secret_key_file, k->bytes, sizeof(k->bytes), err, sizeof(err));
+    if (len < 0) {
         log_msg(LOG_ERROR, "--secret-key %s", err);
-    return len;
+        return len;
+    }
+    k->len = len;
+    return 0;
 }
+
+/* The key's bytes, or NULL for none (a random key then). */
+static const void *fleet_bytes(const struct fleet_key *k) { return k->len > 0 ? k->bytes : NULL; }
+
+static void wipe_fleet_key(struct fleet_key *k) { memset(k, 0, sizeof(*k)); }
 
 /*
  * The credentials every authenticated request is checked against, and
  * that TLS mints: needed when TLS is served or --auth is not none.
  */
-static int setup_credentials(struct server *srv, const struct server_config *cfg)
+static int setup_credentials(struct server *srv, const struct server_config *cfg,
+                             const struct fleet_key *fk)
 {
     struct stun_handler_config *h = &srv->shared.handler;
     h->auth = cfg->auth;
     h->response_address = cfg->response_address;
     if (srv->tls_ctx == NULL && cfg->auth == STUN_AUTH_NONE)
         return 0;
-    uint8_t key[CREDENTIALS_KEY_MAX + 1];
-    int key_len = 0;
-    if (cfg->secret_key_file != NULL && (key_len = read_secret_key(cfg, key, sizeof(key))) < 0)
-        return key_len;
-    bool fleet = cfg->secret_key_file != NULL;
+    bool fleet = fk->len > 0;
     int err = credentials_create(&srv->shared.creds, cfg->max_credentials, cfg->credential_ttl_s,
-                                 fleet ? key : NULL, (size_t)key_len, fleet);
-    memset(key, 0, sizeof(key));
+                                 fleet_bytes(fk), (size_t)fk->len, fleet);
     if (err == 0)
         err = credentials_limit_mints(srv->shared.creds, cfg->mint_rate);
     if (err != 0)
@@ -144,18 +159,14 @@ static int setup_credentials(struct server *srv, const struct server_config *cfg
 
 /* --users and --realm: the long-term mechanism, its nonces keyed by the
  * fleet key when there is one. */
-static int setup_longterm(struct server *srv, const struct server_config *cfg)
+static int setup_longterm(struct server *srv, const struct server_config *cfg,
+                          const struct fleet_key *fk)
 {
     if (cfg->users_file == NULL)
         return 0;
-    uint8_t key[CREDENTIALS_KEY_MAX + 1];
-    int key_len = 0;
-    if (cfg->secret_key_file != NULL && (key_len = read_secret_key(cfg, key, sizeof(key))) < 0)
-        return key_len;
     char err[512];
-    int rc = longterm_create(&srv->shared.longterm, cfg->users_file, cfg->realm,
-                             cfg->secret_key_file ? key : NULL, (size_t)key_len, err, sizeof(err));
-    memset(key, 0, sizeof(key));
+    int rc = longterm_create(&srv->shared.longterm, cfg->users_file, cfg->realm, fleet_bytes(fk),
+                             (size_t)fk->len, err, sizeof(err));
     if (rc != 0) {
         log_msg(LOG_ERROR, "--users %s", err);
         return rc;
@@ -172,17 +183,12 @@ static int setup_longterm(struct server *srv, const struct server_config *cfg)
     return 0;
 }
 
-static void reload_longterm(struct server *srv)
+/* The users file again, and the nonce key when a fleet key was read. */
+static void reload_longterm(struct server *srv, const struct fleet_key *fk)
 {
-    const struct server_config *cfg = srv->shared.cfg;
-    uint8_t key[CREDENTIALS_KEY_MAX + 1];
-    int key_len = 0;
-    if (cfg->secret_key_file != NULL && (key_len = read_secret_key(cfg, key, sizeof(key))) < 0)
-        return;
     char err[512];
-    int rc = longterm_reload(srv->shared.longterm, cfg->secret_key_file ? key : NULL,
-                             (size_t)key_len, err, sizeof(err));
-    memset(key, 0, sizeof(key));
+    int rc =
+        longterm_reload(srv->shared.longterm, fleet_bytes(fk), (size_t)fk->len, err, sizeof(err));
     if (rc != 0) {
         log_msg(LOG_ERROR, "reload: --users %s: keeping the old users", err);
         return;
@@ -221,15 +227,16 @@ static void reload(struct server *srv)
         else
             tcp_front_reload_tls(srv->tcp, ctx);
     }
-    if (cfg->secret_key_file != NULL && srv->shared.creds != NULL) {
-        uint8_t key[CREDENTIALS_KEY_MAX + 1];
-        int len = read_secret_key(cfg, key, sizeof(key));
-        if (len >= 0 && credentials_set_key(srv->shared.creds, key, (size_t)len) != 0)
-            log_msg(LOG_ERROR, "reload: --secret-key: out of memory: keeping the old key");
-        memset(key, 0, sizeof(key));
-    }
+    /* A key file that fails to read keeps the old keys (logged); the rest
+     * still reloads. */
+    struct fleet_key fk;
+    read_fleet_key(cfg, &fk);
+    if (fk.len > 0 && srv->shared.creds != NULL &&
+        credentials_set_key(srv->shared.creds, fk.bytes, (size_t)fk.len) != 0)
+        log_msg(LOG_ERROR, "reload: --secret-key: out of memory: keeping the old key");
     if (srv->shared.longterm != NULL)
-        reload_longterm(srv);
+        reload_longterm(srv, &fk);
+    wipe_fleet_key(&fk);
     log_msg(LOG_INFO, "SIGHUP: reloaded");
 }
 
@@ -499,8 +506,16 @@ int server_run(const struct server_config *cfg)
     enum io_backend backend;
     if (check_ports(cfg) != 0 || choose_backend(cfg, &backend) != 0)
         return 1;
-    if (setup_tls(&srv, cfg) != 0 || setup_credentials(&srv, cfg) != 0 ||
-        setup_longterm(&srv, cfg) != 0) {
+    struct fleet_key fk;
+    int setup = read_fleet_key(cfg, &fk);
+    if (setup == 0)
+        setup = setup_tls(&srv, cfg);
+    if (setup == 0)
+        setup = setup_credentials(&srv, cfg, &fk);
+    if (setup == 0)
+        setup = setup_longterm(&srv, cfg, &fk);
+    wipe_fleet_key(&fk);
+    if (setup != 0) {
         free_setup(&srv);
         return 1;
     }
