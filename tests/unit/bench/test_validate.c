@@ -18,10 +18,9 @@
 #include "core/wire.h"
 #include "core/writer.h"
 #include "crypto/digest.h"
+#include "tests/unit/endpoints.h"
 
 enum {
-    P1 = 3478,
-    P2 = 3479,
     CAP = 64,
     SOCKET_ID = 7,
 };
@@ -32,17 +31,6 @@ enum {
 #define T0 (5000 * MS)
 #define WALL_MS UINT64_C(1700000000000) /* the handler's wall clock: nonce expiry */
 #define NONCE_TTL_S 600
-
-static const struct stun_endpoints four = {
-    .addr =
-        {
-            [STUN_EP_A1P1] = {STUN_FAMILY_IPV4, P1, {127, 0, 0, 1}},
-            [STUN_EP_A1P2] = {STUN_FAMILY_IPV4, P2, {127, 0, 0, 1}},
-            [STUN_EP_A2P1] = {STUN_FAMILY_IPV4, P1, {127, 0, 0, 2}},
-            [STUN_EP_A2P2] = {STUN_FAMILY_IPV4, P2, {127, 0, 0, 2}},
-        },
-    .alternate = true,
-};
 
 static const struct bench_endpoints ep = {
     .self_udp = {STUN_FAMILY_IPV4, 40000, {127, 0, 0, 1}},

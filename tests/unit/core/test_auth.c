@@ -15,10 +15,9 @@
 #include "core/writer.h"
 #include "tests/support/guard.h"
 #include "tests/unit/craft.h"
+#include "tests/unit/endpoints.h"
 
 enum {
-    P1 = 3478,
-    P2 = 3479,
     OUT_CAP = 2048,
     GUARD_CAP = 4096,
     UNKNOWN_TYPE = 0x0033, /* comprehension-required, known to no one */
@@ -32,17 +31,6 @@ static const struct stun_addr minted_for = {STUN_FAMILY_IPV4, 41000, {198, 51, 1
 static const struct stun_addr elsewhere = {STUN_FAMILY_IPV4, 5000, {203, 0, 113, 5}};
 static const struct stun_addr elsewhere6 = {
     STUN_FAMILY_IPV6, 5000, {0x20, 0x01, 0x0d, 0xb8, [15] = 5}};
-
-static const struct stun_endpoints four = {
-    .addr =
-        {
-            [STUN_EP_A1P1] = {STUN_FAMILY_IPV4, P1, {127, 0, 0, 1}},
-            [STUN_EP_A1P2] = {STUN_FAMILY_IPV4, P2, {127, 0, 0, 1}},
-            [STUN_EP_A2P1] = {STUN_FAMILY_IPV4, P1, {127, 0, 0, 2}},
-            [STUN_EP_A2P2] = {STUN_FAMILY_IPV4, P2, {127, 0, 0, 2}},
-        },
-    .alternate = true,
-};
 
 /* The fake credential table. Usernames and passwords are multiples of 4. */
 struct user {

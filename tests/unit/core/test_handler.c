@@ -15,10 +15,9 @@
 #include "core/writer.h"
 #include "tests/support/guard.h"
 #include "tests/unit/craft.h"
+#include "tests/unit/endpoints.h"
 
 enum {
-    P1 = 3478,
-    P2 = 3479,
     OUT_CAP = 2048,
     GUARD_CAP = 4096,
     MIN_ANSWER = 20 + 12, /* header + XOR-MAPPED-ADDRESS (IPv4) */
@@ -27,18 +26,6 @@ enum {
 #define BIT(id) (1u << (id))
 
 static const struct stun_addr client = {STUN_FAMILY_IPV4, 40000, {192, 0, 2, 7}};
-
-/* A1 = 127.0.0.1, A2 = 127.0.0.2; bit 0 of the index is P2, bit 1 is A2. */
-static const struct stun_endpoints four = {
-    .addr =
-        {
-            [STUN_EP_A1P1] = {STUN_FAMILY_IPV4, P1, {127, 0, 0, 1}},
-            [STUN_EP_A1P2] = {STUN_FAMILY_IPV4, P2, {127, 0, 0, 1}},
-            [STUN_EP_A2P1] = {STUN_FAMILY_IPV4, P1, {127, 0, 0, 2}},
-            [STUN_EP_A2P2] = {STUN_FAMILY_IPV4, P2, {127, 0, 0, 2}},
-        },
-    .alternate = true,
-};
 
 static const struct stun_endpoints single = {
     .addr = {[STUN_EP_A1P1] = {STUN_FAMILY_IPV4, P1, {127, 0, 0, 1}}},

@@ -18,11 +18,10 @@
 #include "crypto/digest.h"
 #include "tests/support/guard.h"
 #include "tests/unit/craft.h"
+#include "tests/unit/endpoints.h"
 #include "tests/unit/vectors.h"
 
 enum {
-    P1 = 3478,
-    P2 = 3479,
     OUT_CAP = 2048,
     GUARD_CAP = 4096,
     TTL_S = 600,
@@ -43,17 +42,6 @@ static const struct stun_addr elsewhere = {STUN_FAMILY_IPV4, 5000, {203, 0, 113,
 
 /* What we send in PASSWORD-ALGORITHMS: SHA-256, then MD5, no parameters. */
 static const uint8_t our_algorithms[8] = {0, 2, 0, 0, 0, 1, 0, 0};
-
-static const struct stun_endpoints four = {
-    .addr =
-        {
-            [STUN_EP_A1P1] = {STUN_FAMILY_IPV4, P1, {127, 0, 0, 1}},
-            [STUN_EP_A1P2] = {STUN_FAMILY_IPV4, P2, {127, 0, 0, 1}},
-            [STUN_EP_A2P1] = {STUN_FAMILY_IPV4, P1, {127, 0, 0, 2}},
-            [STUN_EP_A2P2] = {STUN_FAMILY_IPV4, P2, {127, 0, 0, 2}},
-        },
-    .alternate = true,
-};
 
 /* The fake long-term user table. keys[a][k]: a = 0 MD5, 1 SHA-256 (the
  * password algorithm); k = 0 HMAC-SHA1, 1 HMAC-SHA256. */
