@@ -120,8 +120,6 @@ struct tcp_front {
     bool warned_fds;
 };
 
-static uint64_t now_ms(void) { return monotonic_ms(); }
-
 /* ---- the deadline lists ---- */
 
 static void list_unlink(struct tcp_front *f, struct conn *c)
@@ -659,7 +657,7 @@ static void sweep_idle(struct tcp_front *f)
 /* Until the oldest connection's deadline or the end of an accept pause. */
 static int wait_ms(const struct tcp_front *f)
 {
-    uint64_t now = now_ms(), until = now + TCP_TICK_MS;
+    uint64_t now = monotonic_ms(), until = now + TCP_TICK_MS;
     for (int list = 0; list < LIST_COUNT; list++) {
         unsigned timeout = list_timeout_ms(f, list);
         if (timeout == 0 || f->list[list].head == SLOT_NONE)
@@ -714,7 +712,7 @@ static void *front_main(void *arg)
             log_msg(LOG_ERROR, "tcp epoll_wait: %s", strerror(errno));
             break;
         }
-        f->now_ms = now_ms();
+        f->now_ms = monotonic_ms();
         f->wall_ms = wall_clock_ms();
         for (int i = 0; i < n; i++)
             dispatch(f, &ev[i]);
@@ -890,7 +888,7 @@ int tcp_front_start(const struct server_shared *shared, SSL_CTX *tls_ctx, struct
         err = open_listeners(f);
     if (err != 0)
         goto fail;
-    f->now_ms = now_ms();
+    f->now_ms = monotonic_ms();
     err = -pthread_create(&f->thread, NULL, front_main, f);
     if (err != 0) {
         log_msg(LOG_ERROR, "tcp front: thread: %s", strerror(-err));
