@@ -616,6 +616,7 @@ static bool answer_bare_binding(const struct stun_handler_config *cfg,
     for (size_t i = 0; i < ip_len; i++) /* XORed with the cookie, then the id */
         a[8 + i] = src->ip[i] ^ d[4 + i];
     reply->status = STUN_OK;
+    reply->authenticated = false;
     reply->len = STUN_HEADER_LEN + STUN_ATTR_HEADER_LEN + value_len;
     reply->from = req->arrived;
     reply->dest = *src;
@@ -636,6 +637,7 @@ void stun_handle(const struct stun_handler_config *cfg, const struct stun_reques
     reply->from = req->arrived;
     reply->dest = *req->source;
     reply->status = stun_status_is_drop(parsed) ? parsed : judge(cfg, req, &m, parsed, &v);
+    reply->authenticated = v.key != NULL;
     if (stun_status_is_drop(reply->status))
         return;
 

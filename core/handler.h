@@ -156,6 +156,10 @@ struct stun_reply {
     size_t len;              /* bytes of the answer in out; 0 = send nothing */
     enum stun_endpoint from; /* endpoint to send from */
     struct stun_addr dest;   /* where to send it */
+    /* The request proved a credential (short- or long-term); its answer is
+     * signed unless its code says the credential could not be used. False
+     * for every other request: the reflection cap charges those. */
+    bool authenticated;
 };
 
 /*
