@@ -11,6 +11,19 @@ bool stun_addr_equal(const struct stun_addr *a, const struct stun_addr *b)
            memcmp(a->ip, b->ip, stun_addr_ip_len(a)) == 0;
 }
 
+struct stun_addr stun_addr_prefix(const struct stun_addr *a, unsigned bits4, unsigned bits6)
+{
+    struct stun_addr p = {.family = a->family};
+    size_t len = stun_addr_ip_len(a);
+    unsigned bits = a->family == STUN_FAMILY_IPV6 ? bits6 : bits4;
+    if (bits > len * 8)
+        bits = (unsigned)len * 8;
+    memcpy(p.ip, a->ip, bits / 8);
+    if (bits % 8 != 0)
+        p.ip[bits / 8] = (uint8_t)(a->ip[bits / 8] & (0xFF00u >> (bits % 8)));
+    return p;
+}
+
 bool stun_addr_decode(const uint8_t *v, uint16_t len, const uint8_t *xor_mask16,
                       struct stun_addr *out)
 {

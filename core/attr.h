@@ -27,6 +27,14 @@ static inline size_t stun_addr_ip_len(const struct stun_addr *a)
 
 bool stun_addr_equal(const struct stun_addr *a, const struct stun_addr *b);
 
+/*
+ * The prefix of a's IP that names one client for the per-source limits
+ * (--rate-prefix4, --rate-prefix6): the first bits4 (IPv4) or bits6 (IPv6)
+ * bits kept, the rest of the IP and the port zeroed. Bits beyond the
+ * address's length keep it whole.
+ */
+struct stun_addr stun_addr_prefix(const struct stun_addr *a, unsigned bits4, unsigned bits6);
+
 /* An address value: reserved, family, port, then 4 (IPv4) or 16 (IPv6) bytes. */
 static inline bool stun_addr_value_ok(const uint8_t *v, uint16_t len)
 {

@@ -70,6 +70,10 @@ struct server_config {
     const char *realm;           /* long-term credentials: REALM, with users_file */
     const char *users_file;
     unsigned nonce_ttl_s;
+    /* What one client is to every per-source limit (the reflection cap,
+     * minting, streams): this many leading bits of its IPv4 or IPv6
+     * address (core/attr.h stun_addr_prefix). */
+    unsigned rate_prefix4, rate_prefix6;
 };
 
 /* What every thread reads, built once at start-up, then immutable. */

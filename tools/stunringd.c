@@ -64,6 +64,8 @@ static void set_defaults(struct options *o)
     o->cfg.max_credentials = 100000; /* ~720 bytes each: 72 MB, 160 mints/s sustained */
     o->cfg.nonce_ttl_s = 600;
     o->cfg.mint_rate = 20;
+    o->cfg.rate_prefix4 = 32; /* one IPv4 address: a CGNAT's users share it anyway */
+    o->cfg.rate_prefix6 = 64; /* one IPv6 subnet: a host owns its whole /64 */
 }
 
 static const char *auth_name(enum stun_auth_mode mode)
@@ -142,6 +144,11 @@ static void print_help(void)
            "                       line each (default: none: no long-term credentials)\n");
     printf("  --nonce-ttl S        seconds a NONCE stays valid; then 438 (default: %u)\n",
            d.cfg.nonce_ttl_s);
+    printf("  --rate-prefix4 BITS  one client, to every per-source limit, is an IPv4 prefix\n"
+           "                       this long (default: %u)\n",
+           d.cfg.rate_prefix4);
+    printf("  --rate-prefix6 BITS  likewise for IPv6: a host owns its whole /64 (default: %u)\n",
+           d.cfg.rate_prefix6);
     printf("  --log-level LEVEL    error, warn, info or debug (default: %s)\n",
            log_level_name(log_threshold));
     printf("  --print-config       print the effective configuration and exit\n");
@@ -181,6 +188,8 @@ enum flag {
     F_REALM,
     F_USERS,
     F_NONCE_TTL,
+    F_RATE_PREFIX4,
+    F_RATE_PREFIX6,
     F_LOG_LEVEL,
     F_PRINT_CONFIG,
     F_VERSION,
@@ -217,6 +226,8 @@ static const struct option flags[] = {
     {"realm", required_argument, NULL, F_REALM},
     {"users", required_argument, NULL, F_USERS},
     {"nonce-ttl", required_argument, NULL, F_NONCE_TTL},
+    {"rate-prefix4", required_argument, NULL, F_RATE_PREFIX4},
+    {"rate-prefix6", required_argument, NULL, F_RATE_PREFIX6},
     {"log-level", required_argument, NULL, F_LOG_LEVEL},
     {"print-config", no_argument, NULL, F_PRINT_CONFIG},
     {"version", no_argument, NULL, F_VERSION},
@@ -363,6 +374,12 @@ static void apply_flag(struct options *o, int flag, const char *arg)
     case F_NONCE_TTL:
         c->nonce_ttl_s = (unsigned)cli_number("--nonce-ttl", arg, 1, 86400);
         break;
+    case F_RATE_PREFIX4:
+        c->rate_prefix4 = (unsigned)cli_number("--rate-prefix4", arg, 8, 32);
+        break;
+    case F_RATE_PREFIX6:
+        c->rate_prefix6 = (unsigned)cli_number("--rate-prefix6", arg, 16, 128);
+        break;
     case F_LOG_LEVEL: {
         int level = log_level_parse(arg);
         if (level < 0)
@@ -487,6 +504,7 @@ static void print_config(const struct options *o)
     printf("response-address %s\n", c->response_address ? "on" : "off");
     printf("realm %s\nusers %s\nnonce-ttl %u\n", c->realm ? c->realm : "(none)",
            c->users_file ? c->users_file : "(none)", c->nonce_ttl_s);
+    printf("rate-prefix4 %u\nrate-prefix6 %u\n", c->rate_prefix4, c->rate_prefix6);
     printf("log-level %s\n", log_level_name(log_threshold));
 }
 

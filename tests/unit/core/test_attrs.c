@@ -332,3 +332,27 @@ Test(getters, password_algorithms)
     cr_assert(stun_msg_get_password_algorithm(&m, &alg));
     cr_assert_eq(alg, 2);
 }
+
+Test(addr_prefix, keeps_the_prefix_bits_and_drops_the_port)
+{
+    struct stun_addr v4 = {.family = STUN_FAMILY_IPV4, .port = 4242, .ip = {198, 51, 100, 77}};
+    struct stun_addr p = stun_addr_prefix(&v4, 24, 64);
+    cr_assert_eq(p.family, STUN_FAMILY_IPV4);
+    cr_assert_eq(p.port, 0);
+    cr_assert_arr_eq(p.ip, ((uint8_t[16]){198, 51, 100, 0}), 16);
+    p = stun_addr_prefix(&v4, 20, 64); /* a bit boundary inside a byte: 100 = 0110 0100 */
+    cr_assert_arr_eq(p.ip, ((uint8_t[16]){198, 51, 96, 0}), 16);
+    p = stun_addr_prefix(&v4, 32, 64);
+    cr_assert_arr_eq(p.ip, v4.ip, 16, "a whole address stays whole");
+    p = stun_addr_prefix(&v4, 0, 64);
+    cr_assert_arr_eq(p.ip, ((uint8_t[16]){0}), 16, "/0: one client for every address");
+
+    struct stun_addr v6 = {.family = STUN_FAMILY_IPV6,
+                           .port = 9,
+                           .ip = {0x20, 0x01, 0x0d, 0xb8, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}};
+    p = stun_addr_prefix(&v6, 32, 64);
+    cr_assert_eq(p.family, STUN_FAMILY_IPV6);
+    cr_assert_arr_eq(p.ip, ((uint8_t[16]){0x20, 0x01, 0x0d, 0xb8, 1, 2, 3, 4}), 16);
+    p = stun_addr_prefix(&v6, 32, 200);
+    cr_assert_arr_eq(p.ip, v6.ip, 16, "bits past 128 keep it whole");
+}
