@@ -347,13 +347,50 @@ static void teardown(struct uring_state *s)
     free(s);
 }
 
+/*
+ * Whether an io_uring_enter failure is the kernel's passing shortage
+ * (memory, completion-queue back-pressure, a signal): then the worker
+ * keeps its sockets served and tries again. Anything else (EBADF, EFAULT,
+ * EINVAL, ...) says the ring itself is broken, and the caller stops.
+ */
+static bool enter_error_is_transient(int err)
+{
+    switch (err) {
+    case -EINTR:
+    case -EAGAIN:
+    case -EBUSY:
+    case -ENOMEM:
+    case -ENOBUFS:
+    case -ETIME:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* A transient enter failure: counted, said once per worker, and a
+ * millisecond's pause so that a lasting shortage does not spin a core. */
+static void survive_enter_error(struct uring_state *s, int err)
+{
+    if (err == -EINTR)
+        return;
+    if (__atomic_load_n(&s->w->counters.event[IO_RING_ENTER_ERRORS], __ATOMIC_RELAXED) == 0)
+        log_msg(LOG_WARN, "worker %u: io_uring_enter: %s: retrying (counted as ring_enter_errors)",
+                s->w->worker_id, strerror(-err));
+    counters_event(&s->w->counters, IO_RING_ENTER_ERRORS);
+    const struct timespec pause = {0, 1000 * 1000};
+    nanosleep(&pause, NULL);
+}
+
 static int serve(struct uring_state *s)
 {
     while (!worker_should_stop(s->w)) {
         rearm_pending(s);
         int r = io_uring_submit_and_wait(&s->ring, 1);
-        if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
+        if (r < 0 && !enter_error_is_transient(r))
             return r;
+        if (r < 0)
+            survive_enter_error(s, r);
         reap(s);
         /* Completions the kernel had to drop (it could not even hold them). */
         uint32_t dropped = __atomic_load_n(s->ring.cq.koverflow, __ATOMIC_RELAXED);

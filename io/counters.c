@@ -11,6 +11,7 @@ static const char *const event_names[IO_EVENT_COUNT] = {
     [IO_RING_REARM] = "ring_rearm",
     [IO_RING_NOBUFS] = "ring_nobufs",
     [IO_RING_CQ_DROPPED] = "ring_cq_dropped",
+    [IO_RING_ENTER_ERRORS] = "ring_enter_errors",
     [IO_TCP_ACCEPTED] = "tcp_accepted",
     [IO_TCP_REFUSED] = "tcp_refused",
     [IO_TCP_IDLE_CLOSED] = "tcp_idle_closed",

@@ -14,16 +14,17 @@
 #include "core/status.h"
 
 enum io_event {
-    IO_RX,              /* datagrams received */
-    IO_TX,              /* answers handed to the kernel */
-    IO_TX_FAILED,       /* sends the kernel refused */
-    IO_TX_SYNC,         /* of tx, sent with a plain sendmsg: every ring slot was busy */
-    IO_RX_TRUNCATED,    /* datagrams larger than a receive buffer: dropped */
-    IO_RX_ERRORS,       /* receive errors other than "no data" */
-    IO_RX_KERNEL_DROPS, /* datagrams the kernel dropped, socket queue full (SO_RXQ_OVFL) */
-    IO_RING_REARM,      /* multishot receives re-armed after ending */
-    IO_RING_NOBUFS,     /* receives that found the buffer ring empty */
-    IO_RING_CQ_DROPPED, /* completions the kernel dropped (cq.koverflow) */
+    IO_RX,                /* datagrams received */
+    IO_TX,                /* answers handed to the kernel */
+    IO_TX_FAILED,         /* sends the kernel refused */
+    IO_TX_SYNC,           /* of tx, sent with a plain sendmsg: every ring slot was busy */
+    IO_RX_TRUNCATED,      /* datagrams larger than a receive buffer: dropped */
+    IO_RX_ERRORS,         /* receive errors other than "no data" */
+    IO_RX_KERNEL_DROPS,   /* datagrams the kernel dropped, socket queue full (SO_RXQ_OVFL) */
+    IO_RING_REARM,        /* multishot receives re-armed after ending */
+    IO_RING_NOBUFS,       /* receives that found the buffer ring empty */
+    IO_RING_CQ_DROPPED,   /* completions the kernel dropped (cq.koverflow) */
+    IO_RING_ENTER_ERRORS, /* io_uring_enter failures survived (ENOMEM, ...), then retried */
     IO_TCP_ACCEPTED,
     IO_TCP_REFUSED, /* connections over --tcp-max-conns */
     IO_TCP_IDLE_CLOSED,
