@@ -89,3 +89,13 @@ void addr_set_port(struct sockaddr_storage *ss, uint16_t port)
     else
         ((struct sockaddr_in *)ss)->sin_port = htons(port);
 }
+
+void addr_keep_scope(struct sockaddr_storage *dest, const struct sockaddr_storage *src)
+{
+    if (dest->ss_family != AF_INET6 || src->ss_family != AF_INET6)
+        return;
+    struct sockaddr_in6 *d6 = (struct sockaddr_in6 *)dest;
+    const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)src;
+    if (s6->sin6_scope_id != 0 && IN6_ARE_ADDR_EQUAL(&d6->sin6_addr, &s6->sin6_addr))
+        d6->sin6_scope_id = s6->sin6_scope_id;
+}

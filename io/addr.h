@@ -24,4 +24,11 @@ int addr_parse_ip(const char *text, uint16_t port, struct sockaddr_storage *ss);
 bool addr_is_wildcard(const struct sockaddr_storage *ss);
 void addr_set_port(struct sockaddr_storage *ss, uint16_t port);
 
+/*
+ * A link-local IPv6 address names a host only together with its interface:
+ * when dest is src's address (the answer goes back to the client), dest
+ * takes src's scope id, without which the kernel cannot send to it.
+ */
+void addr_keep_scope(struct sockaddr_storage *dest, const struct sockaddr_storage *src);
+
 #endif

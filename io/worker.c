@@ -42,6 +42,7 @@ size_t worker_handle(struct worker *w, unsigned family, enum stun_endpoint ep, c
 
     meta->fd = w->fd[family][reply.from];
     meta->dest_len = addr_from_stun(&reply.dest, &meta->dest);
+    addr_keep_scope(&meta->dest, src);
     /* A wildcard socket must say which of its addresses to answer from:
      * the one the request arrived at (only A1 can be a wildcard). */
     meta->set_source = sh->wildcard[family];
@@ -96,7 +97,10 @@ void worker_read_cmsg(struct worker *w, unsigned family, enum stun_endpoint ep, 
         } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
             struct in_pktinfo info;
             memcpy(&info, CMSG_DATA(c), sizeof(info));
-            memcpy(local->ip, &info.ipi_addr, 4);
+            /* ipi_spec_dst, the local address the kernel would answer
+             * from: ipi_addr is the header's destination, which for a
+             * broadcast request is no address to send from. */
+            memcpy(local->ip, &info.ipi_spec_dst, 4);
         } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
             struct in6_pktinfo info;
             memcpy(&info, CMSG_DATA(c), sizeof(info));
