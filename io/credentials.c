@@ -19,6 +19,7 @@ enum {
     USER_TAG_LEN = 4,    /* MAC bytes in a USERNAME: one we did not mint is "unknown" */
     PASSWORD_BYTES = 16, /* 128 bits (the floor), hex-encoded */
     RECLAIM_PERIOD_MS = 100,
+    KEY_GRACE_MS = 10000, /* a replaced derivation key is freed this much later */
     MINT_SOURCES = 16384, /* client addresses the mint limiter remembers at once */
     MINT_BURST_FACTOR = 10,
     EXPIRY_HEX = 8,
@@ -30,17 +31,22 @@ _Static_assert(sizeof(struct stun_addr) <= SECRET_MINTED_FOR_MAX,
                "the table's minted-for blob holds a struct stun_addr");
 _Static_assert(64 <= SECRET_USERNAME_MAX, "a minted USERNAME fits the table");
 
-/* A derivation key. Replaced whole on reload; old ones are kept until
- * destroy, so a worker recomputing with one it just loaded never reads
- * memory being rewritten. */
+/* The derivation keys: the current one, which mints, and the previous
+ * one, still accepted during a rollover. Replaced whole on reload; a
+ * replaced block is freed KEY_GRACE_MS later (credentials_collect), far
+ * longer than a worker or the front thread holds it (one packet). */
 struct derive_key {
-    struct crypto_hmac_key key; /* HMAC-SHA256 */
-    struct derive_key *older;
+    struct crypto_hmac_key key;      /* HMAC-SHA256, current */
+    struct crypto_hmac_key previous; /* accepted too, when has_previous */
+    bool has_previous;
+    uint64_t retired_ms; /* monotonic; when a reload replaced it */
+    struct derive_key *next_retired;
 };
 
 struct credentials {
     struct secret_table *table;
-    struct derive_key *key; /* current; read with acquire */
+    struct derive_key *key;     /* current; read with acquire */
+    struct derive_key *retired; /* replaced, waiting out KEY_GRACE_MS; main thread */
     unsigned ttl_s;
     bool stateless;
     uint64_t next_reclaim_ms;
@@ -101,7 +107,7 @@ static size_t username_len_for(uint8_t family)
 /* The USERNAME's tag: a MAC of every other character of it, so a server
  * of the fleet tells a name none of them minted (430) from a wrong
  * password (431) without remembering names. */
-static void username_tag(const struct derive_key *k, const uint8_t *user, size_t len,
+static void username_tag(const struct crypto_hmac_key *k, const uint8_t *user, size_t len,
                          uint8_t tag[USER_TAG_LEN])
 {
     uint8_t mac[CRYPTO_HMAC_MAX_LEN];
@@ -110,16 +116,16 @@ static void username_tag(const struct derive_key *k, const uint8_t *user, size_t
         {user, TAG_OFFSET},
         {user + ADDR_OFFSET, len - ADDR_OFFSET},
     };
-    crypto_hmac(&k->key, parts, 3, mac);
+    crypto_hmac(k, parts, 3, mac);
     memcpy(tag, mac, USER_TAG_LEN);
 }
 
-static void derive_password(const struct derive_key *k, const char *user, size_t len,
+static void derive_password(const struct crypto_hmac_key *k, const char *user, size_t len,
                             char out[2 * PASSWORD_BYTES])
 {
     uint8_t mac[CRYPTO_HMAC_MAX_LEN];
     struct crypto_span part = {user, len};
-    crypto_hmac(&k->key, &part, 1, mac);
+    crypto_hmac(k, &part, 1, mac);
     put_hex(out, mac, PASSWORD_BYTES);
 }
 
@@ -144,7 +150,7 @@ static bool make_username(const struct stun_addr *client, uint64_t expiry_s,
 }
 
 /* Mints the name, then fills in its tag (the tag does not cover itself). */
-static bool make_tagged_username(const struct derive_key *k, const struct stun_addr *client,
+static bool make_tagged_username(const struct crypto_hmac_key *k, const struct stun_addr *client,
                                  uint64_t expiry_s, struct stun_minted *out)
 {
     if (!make_username(client, expiry_s, out))
@@ -165,11 +171,11 @@ enum stun_status credentials_mint(void *ctx, const struct stun_addr *client, uin
     const struct derive_key *k = __atomic_load_n(&c->key, __ATOMIC_ACQUIRE);
     /* Rounded up: a credential lives at least the TTL, never a second less. */
     uint64_t expiry_s = (now_ms + 999) / 1000 + c->ttl_s;
-    if (!make_tagged_username(k, client, expiry_s, out)) {
+    if (!make_tagged_username(&k->key, client, expiry_s, out)) {
         log_msg(LOG_WARN, "credentials: no randomness from OpenSSL");
         return STUN_REJECT_SERVER_ERROR;
     }
-    derive_password(k, out->username, out->username_len, out->password);
+    derive_password(&k->key, out->username, out->username_len, out->password);
     out->password_len = 2 * PASSWORD_BYTES;
     int err =
         secret_table_insert(c->table, out->username, out->username_len, out->password,
@@ -211,7 +217,7 @@ static bool parse_username(const uint8_t *user, size_t len, uint64_t *expiry_s,
     return get_hex_number(user + EXPIRY_HEX, 2 * USER_RANDOM_LEN, &byte);
 }
 
-static bool tag_matches(const struct derive_key *k, const uint8_t *user, size_t len)
+static bool tag_matches(const struct crypto_hmac_key *k, const uint8_t *user, size_t len)
 {
     uint8_t tag[USER_TAG_LEN];
     char text[2 * USER_TAG_LEN];
@@ -226,12 +232,19 @@ static enum stun_cred_result recompute(const struct credentials *c, const uint8_
 {
     uint64_t expiry_s;
     const struct derive_key *k = __atomic_load_n(&c->key, __ATOMIC_ACQUIRE);
-    if (!parse_username(user, len, &expiry_s, &out->minted_for) || !tag_matches(k, user, len))
+    if (!parse_username(user, len, &expiry_s, &out->minted_for))
         return STUN_CRED_UNKNOWN;
+    /* Minted under the current key, or under the previous one. */
+    const struct crypto_hmac_key *minted_with = &k->key;
+    if (!tag_matches(minted_with, user, len)) {
+        minted_with = &k->previous;
+        if (!k->has_previous || !tag_matches(minted_with, user, len))
+            return STUN_CRED_UNKNOWN;
+    }
     if (now_ms >= expiry_s * 1000)
         return STUN_CRED_EXPIRED;
     char password[2 * PASSWORD_BYTES];
-    derive_password(k, (const char *)user, len, password);
+    derive_password(minted_with, (const char *)user, len, password);
     crypto_hmac_key_init(&out->key, CRYPTO_HMAC_SHA1, password, sizeof(password));
     return STUN_CRED_FOUND;
 }
@@ -270,7 +283,8 @@ void credentials_reclaim(struct credentials *c, uint64_t now_ms)
 
 unsigned credentials_count(const struct credentials *c) { return secret_table_count(c->table); }
 
-int credentials_set_key(struct credentials *c, const void *key, size_t key_len)
+int credentials_set_key(struct credentials *c, const void *key, size_t key_len,
+                        const void *previous, size_t previous_len)
 {
     struct derive_key *k = calloc(1, sizeof(*k));
     if (k == NULL)
@@ -286,9 +300,47 @@ int credentials_set_key(struct credentials *c, const void *key, size_t key_len)
     }
     crypto_hmac_key_init(&k->key, CRYPTO_HMAC_SHA256, key, key_len);
     memset(random, 0, sizeof(random));
-    k->older = c->key;
+    if (previous != NULL) {
+        crypto_hmac_key_init(&k->previous, CRYPTO_HMAC_SHA256, previous, previous_len);
+        k->has_previous = true;
+    }
+    struct derive_key *old = c->key;
     __atomic_store_n(&c->key, k, __ATOMIC_RELEASE);
+    if (old != NULL) {
+        old->retired_ms = monotonic_ms();
+        old->next_retired = c->retired;
+        c->retired = old;
+    }
     return 0;
+}
+
+static void free_key(struct derive_key *k)
+{
+    crypto_hmac_key_wipe(&k->key);
+    crypto_hmac_key_wipe(&k->previous);
+    free(k);
+}
+
+void credentials_collect(struct credentials *c, uint64_t now_ms)
+{
+    struct derive_key **link = &c->retired;
+    while (*link != NULL) {
+        struct derive_key *k = *link;
+        if (now_ms < k->retired_ms + KEY_GRACE_MS) {
+            link = &k->next_retired;
+            continue;
+        }
+        *link = k->next_retired;
+        free_key(k);
+    }
+}
+
+unsigned credentials_retired_keys(const struct credentials *c)
+{
+    unsigned n = 0;
+    for (const struct derive_key *k = c->retired; k != NULL; k = k->next_retired)
+        n++;
+    return n;
 }
 
 int credentials_create(struct credentials **out, unsigned max_entries, unsigned ttl_s,
@@ -301,7 +353,7 @@ int credentials_create(struct credentials **out, unsigned max_entries, unsigned 
     c->stateless = stateless;
     int err = secret_table_create(&c->table, max_entries);
     if (err == 0)
-        err = credentials_set_key(c, key, key_len);
+        err = credentials_set_key(c, key, key_len, NULL, 0);
     if (err != 0) {
         log_msg(LOG_ERROR, "credentials: table of %u: %s", max_entries, strerror(-err));
         credentials_destroy(c);
@@ -330,11 +382,12 @@ void credentials_destroy(struct credentials *c)
         return;
     rate_limiter_destroy(c->mint_limit);
     secret_table_destroy(c->table);
-    for (struct derive_key *k = c->key, *older; k != NULL; k = older) {
-        older = k->older;
-        crypto_hmac_key_wipe(&k->key);
-        free(k);
+    for (struct derive_key *k = c->retired, *next; k != NULL; k = next) {
+        next = k->next_retired;
+        free_key(k);
     }
+    if (c->key != NULL)
+        free_key(c->key);
     free(c);
 }
 

@@ -59,12 +59,22 @@ void credentials_destroy(struct credentials *c);
 
 /*
  * Replaces the derivation key (SIGHUP re-read --secret-key; the main
- * thread). The new key block is published with a release store; a mint
- * or a recompute loads the key once and uses that one throughout, and old
- * blocks are freed only by credentials_destroy(), so a reader never sees
- * one being rewritten.
+ * thread): key mints and verifies from now on; previous (NULL: none) is
+ * still accepted for credentials minted under it, so that a fleet can roll
+ * its key over without refusing a credential. The new block is published
+ * with a release store; a mint or a recompute loads it once and uses it
+ * throughout, and the block it replaced is freed by credentials_collect()
+ * only after a grace period.
  */
-int credentials_set_key(struct credentials *c, const void *key, size_t key_len);
+int credentials_set_key(struct credentials *c, const void *key, size_t key_len,
+                        const void *previous, size_t previous_len);
+
+/* Main thread, about once a second: frees the key blocks replaced more than
+ * the grace period before now_ms (monotonic). */
+void credentials_collect(struct credentials *c, uint64_t now_ms);
+
+/* Replaced key blocks not yet freed (for tests). */
+unsigned credentials_retired_keys(const struct credentials *c);
 
 /* stun_mint_fn: the front thread's. ctx is the struct credentials. */
 enum stun_status credentials_mint(void *ctx, const struct stun_addr *client, uint64_t now_ms,

@@ -102,13 +102,15 @@ static void build_shared(struct server *srv, const struct server_config *cfg)
 struct fleet_key {
     uint8_t bytes[CREDENTIALS_KEY_MAX + 1];
     int len;
+    uint8_t previous[CREDENTIALS_KEY_MAX + 1]; /* --secret-key-previous */
+    int previous_len;
 };
 
 /* 0, or -errno (logged) when the file is given and cannot be used. */
 static int read_fleet_key(const struct server_config *cfg, struct fleet_key *k)
 {
     char err[512];
-    k->len = 0;
+    k->len = k->previous_len = 0;
     if (cfg->secret_key_file == NULL)
         return 0;
     int len =
@@ -117,8 +119,23 @@ static int read_fleet_key(const struct server_config *cfg, struct fleet_key *k)
         log_msg(LOG_ERROR, "--secret-key %s", err);
         return len;
     }
+    if (cfg->secret_key_previous_file != NULL) {
+        int prev = credentials_read_key(cfg->secret_key_previous_file, k->previous,
+                                        sizeof(k->previous), err, sizeof(err));
+        if (prev < 0) {
+            log_msg(LOG_ERROR, "--secret-key-previous %s", err);
+            return prev;
+        }
+        k->previous_len = prev;
+    }
     k->len = len;
     return 0;
+}
+
+/* The previous key's bytes, or NULL for none. */
+static const void *fleet_previous(const struct fleet_key *k)
+{
+    return k->previous_len > 0 ? k->previous : NULL;
 }
 
 /* The key's bytes, or NULL for none (a random key then). */
@@ -141,6 +158,9 @@ static int setup_credentials(struct server *srv, const struct server_config *cfg
     bool fleet = fk->len > 0;
     int err = credentials_create(&srv->shared.creds, cfg->max_credentials, cfg->credential_ttl_s,
                                  fleet_bytes(fk), (size_t)fk->len, fleet);
+    if (err == 0 && fleet_previous(fk) != NULL)
+        err = credentials_set_key(srv->shared.creds, fk->bytes, (size_t)fk->len, fleet_previous(fk),
+                                  (size_t)fk->previous_len);
     if (err == 0)
         err = credentials_limit_mints(srv->shared.creds, cfg->mint_rate);
     if (err != 0)
@@ -232,7 +252,8 @@ static void reload(struct server *srv)
     struct fleet_key fk;
     read_fleet_key(cfg, &fk);
     if (fk.len > 0 && srv->shared.creds != NULL &&
-        credentials_set_key(srv->shared.creds, fk.bytes, (size_t)fk.len) != 0)
+        credentials_set_key(srv->shared.creds, fk.bytes, (size_t)fk.len, fleet_previous(&fk),
+                            (size_t)fk.previous_len) != 0)
         log_msg(LOG_ERROR, "reload: --secret-key: out of memory: keeping the old key");
     if (srv->shared.longterm != NULL)
         reload_longterm(srv, &fk);
@@ -444,6 +465,8 @@ static void signal_loop(struct server *srv, const sigset_t *set)
         int sig = sigtimedwait(set, NULL, &tick);
         if (srv->shared.longterm != NULL)
             longterm_collect(srv->shared.longterm, monotonic_ms());
+        if (srv->shared.creds != NULL)
+            credentials_collect(srv->shared.creds, monotonic_ms());
         if (sig < 0)
             continue;
         if (sig == SIGUSR1) {

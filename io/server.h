@@ -64,10 +64,11 @@ struct server_config {
     enum stun_auth_mode auth;
     unsigned credential_ttl_s;
     unsigned max_credentials;
-    unsigned mint_rate;          /* credentials a second per client IP; 0: unlimited */
-    bool response_address;       /* honour RESPONSE-ADDRESS in authenticated requests */
-    const char *secret_key_file; /* NULL: a random key per process, no fleet */
-    const char *realm;           /* long-term credentials: REALM, with users_file */
+    unsigned mint_rate;                   /* credentials a second per client IP; 0: unlimited */
+    bool response_address;                /* honour RESPONSE-ADDRESS in authenticated requests */
+    const char *secret_key_file;          /* NULL: a random key per process, no fleet */
+    const char *secret_key_previous_file; /* also accepted, during a rollover; NULL: none */
+    const char *realm;                    /* long-term credentials: REALM, with users_file */
     const char *users_file;
     unsigned nonce_ttl_s;
     /* What one client is to every per-source limit (the reflection cap,

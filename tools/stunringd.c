@@ -138,6 +138,10 @@ static void print_help(void)
            "                       420)\n");
     printf("  --secret-key FILE    fleet key (16+ bytes): credentials minted by any server\n"
            "                       holding it validate on all (default: a random key)\n");
+    printf("  --secret-key-previous FILE\n"
+           "                       the fleet key before the current one: credentials and\n"
+           "                       nonces made under it are still accepted, nothing new is\n"
+           "                       made with it (a rollover; needs --secret-key; default: none)\n");
     printf("  --realm TEXT         REALM of long-term credentials, with --users\n"
            "                       (default: none)\n");
     printf("  --users FILE         long-term users, one 'USER:PASSWORD' or stunring-passwd\n"
@@ -183,6 +187,7 @@ enum flag {
     F_CREDENTIAL_TTL,
     F_MAX_CREDENTIALS,
     F_SECRET_KEY,
+    F_SECRET_KEY_PREVIOUS,
     F_MINT_RATE,
     F_RESPONSE_ADDRESS,
     F_REALM,
@@ -221,6 +226,7 @@ static const struct option flags[] = {
     {"credential-ttl", required_argument, NULL, F_CREDENTIAL_TTL},
     {"max-credentials", required_argument, NULL, F_MAX_CREDENTIALS},
     {"secret-key", required_argument, NULL, F_SECRET_KEY},
+    {"secret-key-previous", required_argument, NULL, F_SECRET_KEY_PREVIOUS},
     {"mint-rate", required_argument, NULL, F_MINT_RATE},
     {"response-address", no_argument, NULL, F_RESPONSE_ADDRESS},
     {"realm", required_argument, NULL, F_REALM},
@@ -355,6 +361,9 @@ static void apply_flag(struct options *o, int flag, const char *arg)
     case F_SECRET_KEY:
         c->secret_key_file = arg;
         break;
+    case F_SECRET_KEY_PREVIOUS:
+        c->secret_key_previous_file = arg;
+        break;
     case F_MINT_RATE:
         c->mint_rate = (unsigned)cli_number("--mint-rate", arg, 0, 1000000);
         break;
@@ -468,6 +477,8 @@ static void check_combinations(const struct options *o)
                         c->cert ? "--key" : "--cert");
     if (c->cert != NULL && c->tcp && c->tls_port == c->port)
         cli_usage_error("--tls-port: must differ from --port (both %u)", c->port);
+    if (c->secret_key_previous_file != NULL && c->secret_key_file == NULL)
+        cli_usage_error("--secret-key-previous: needs --secret-key too");
     if ((c->realm == NULL) != (c->users_file == NULL))
         cli_usage_error("%s: needs %s too", c->realm ? "--realm" : "--users",
                         c->realm ? "--users" : "--realm");
@@ -501,6 +512,8 @@ static void print_config(const struct options *o)
     printf("auth %s\ncredential-ttl %u\nmax-credentials %u\nmint-rate %u\nsecret-key %s\n",
            auth_name(c->auth), c->credential_ttl_s, c->max_credentials, c->mint_rate,
            c->secret_key_file ? c->secret_key_file : "(random)");
+    printf("secret-key-previous %s\n",
+           c->secret_key_previous_file ? c->secret_key_previous_file : "(none)");
     printf("response-address %s\n", c->response_address ? "on" : "off");
     printf("realm %s\nusers %s\nnonce-ttl %u\n", c->realm ? c->realm : "(none)",
            c->users_file ? c->users_file : "(none)", c->nonce_ttl_s);

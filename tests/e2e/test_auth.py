@@ -566,6 +566,29 @@ class Auth:
         c.eq("fleet-k2: counted as unknown USERNAME",
              after.delta(before, "reject_unknown_username"), 2)
 
+    def fleet_rollover(self):
+        """--secret-key K2 --secret-key-previous K1: a credential minted under
+        K1 is still accepted; one minted now is made under K2 (fleet-k2
+        agrees, fleet-k1 does not)."""
+        s = self.udp()
+        me = sl.norm(s.getsockname())
+        old = sl.mint(self.req.tls_ep, self.ctx(self.req))  # under K1
+        for classic in (True, False):
+            style = "classic" if classic else "modern"
+            msg, tid = self.signed(old, classic)
+            m, _ = self.ask(s, msg, tid, self.roll.primary)
+            self.check_signed_success(f"rollover: minted under K1, {style} on K2 + previous K1",
+                                      m, old, me, classic)
+        new = sl.mint(self.roll.tls_ep, self.ctx(self.roll))
+        msg, tid = self.signed(new, False)
+        m, _ = self.ask(s, msg, tid, self.k2.primary)
+        self.check_signed_success("rollover: minted on K2 + previous K1 is made under K2 "
+                                  "(fleet-k2 accepts it)", m, new, me, False)
+        msg, tid = self.signed(new, True)
+        m, src = self.ask(s, msg, tid, self.k1.primary)
+        self.check_error("rollover: ... and not under K1 (fleet-k1 -> 430)", m, src, 430,
+                         self.k1.primary, True)
+
     def fleet_full_table(self):
         """With a fleet key the table is a cache: a full one refuses no mint,
         and a credential it could not hold is recomputed at lookup."""
@@ -1155,6 +1178,9 @@ class Auth:
                                                      "--secret-key", k1file])
             self.k2 = self.server("fleet-k2", extra=["--auth", "required",
                                                      "--secret-key", k2file])
+            self.roll = self.server("fleet-roll", tls=True,
+                                    extra=["--auth", "required", "--secret-key", k2file,
+                                           "--secret-key-previous", k1file])
             self.opt = self.server("optional", tls=True,
                                    extra=["--auth", "optional", "--secret-key",
                                           self.opt_keyfile])
@@ -1187,6 +1213,7 @@ class Auth:
             ("4. 433 outside TLS", self.use_tls),
             ("5. RESPONSE-ADDRESS and REFLECTED-FROM", self.response_address),
             ("7. fleet key", self.fleet),
+            ("7. fleet key rollover (--secret-key-previous)", self.fleet_rollover),
             ("9. stalled handshakes, idle connections", self.slow),
             ("9. connection caps", self.cap),
             ("9. idle deadline", self.idle),

@@ -165,12 +165,55 @@ Test(credentials, a_new_fleet_key_keeps_the_table_and_changes_recomputation)
     struct stun_credential cred;
     cr_assert_eq(credentials_mint(a, &client, NOW_MS, &m), STUN_OK);
     static const char other[] = "another fleet key, long enough";
-    cr_assert_eq(credentials_set_key(a, other, sizeof(other) - 1), 0);
-    cr_assert_eq(credentials_set_key(b, other, sizeof(other) - 1), 0);
+    cr_assert_eq(credentials_set_key(a, other, sizeof(other) - 1, NULL, 0), 0);
+    cr_assert_eq(credentials_set_key(b, other, sizeof(other) - 1, NULL, 0), 0);
     cr_assert_eq(lookup(a, m.username, m.username_len, NOW_MS, &cred), STUN_CRED_FOUND,
                  "minted before the reload: still in its table");
     cr_assert_eq(lookup(b, m.username, m.username_len, NOW_MS, &cred), STUN_CRED_UNKNOWN,
                  "recomputed under the new key: not ours");
     credentials_destroy(a);
     credentials_destroy(b);
+}
+
+Test(credentials, a_rollover_accepts_the_previous_key_and_mints_with_the_new)
+{
+    static const char next[] = "the next fleet key, long enough";
+    struct credentials *old_server = make(true, 16), *new_server = make(true, 16);
+    struct credentials *plain_new = make(true, 16);
+    struct stun_minted under_old, under_new;
+    struct stun_credential cred;
+    cr_assert_eq(credentials_mint(old_server, &client, NOW_MS, &under_old), STUN_OK);
+    /* The fleet rolls: the new key current, the old one previous. */
+    cr_assert_eq(
+        credentials_set_key(new_server, next, sizeof(next) - 1, fleet_key, sizeof(fleet_key) - 1),
+        0);
+    cr_assert_eq(credentials_set_key(plain_new, next, sizeof(next) - 1, NULL, 0), 0);
+    cr_assert_eq(lookup(new_server, under_old.username, under_old.username_len, NOW_MS, &cred),
+                 STUN_CRED_FOUND, "minted under the previous key: still accepted");
+    assert_key_is_password(&cred, &under_old);
+    cr_assert_eq(lookup(plain_new, under_old.username, under_old.username_len, NOW_MS, &cred),
+                 STUN_CRED_UNKNOWN, "without --secret-key-previous: not ours");
+    cr_assert_eq(credentials_mint(new_server, &client, NOW_MS, &under_new), STUN_OK);
+    cr_assert_eq(lookup(plain_new, under_new.username, under_new.username_len, NOW_MS, &cred),
+                 STUN_CRED_FOUND, "minted under the new key: any server holding it agrees");
+    assert_key_is_password(&cred, &under_new);
+    cr_assert_eq(lookup(old_server, under_new.username, under_new.username_len, NOW_MS, &cred),
+                 STUN_CRED_UNKNOWN, "a server still on the old key alone cannot verify it");
+    credentials_destroy(old_server);
+    credentials_destroy(new_server);
+    credentials_destroy(plain_new);
+}
+
+Test(credentials, replaced_keys_are_freed_after_the_grace_period)
+{
+    static const char other[] = "another fleet key, long enough";
+    struct credentials *c = make(true, 16);
+    for (int i = 0; i < 100; i++) /* a hundred SIGHUPs */
+        cr_assert_eq(credentials_set_key(c, other, sizeof(other) - 1, NULL, 0), 0);
+    cr_assert_eq(credentials_retired_keys(c), 100);
+    credentials_collect(c, 0); /* the clock has not moved: every one may be in use */
+    cr_assert_eq(credentials_retired_keys(c), 100);
+    credentials_collect(c, UINT64_MAX / 2); /* long after: none is */
+    cr_assert_eq(credentials_retired_keys(c), 0, "each reload used to keep its key until exit");
+    credentials_destroy(c);
 }
