@@ -128,13 +128,22 @@ static bool wants_long_term(const struct stun_handler_config *cfg, const struct 
     return (m->present & any_integrity) == 0 && cfg->auth == STUN_AUTH_REQUIRED;
 }
 
-/* RFC 8489 §9.2.4: 438 for a nonce that is not (or no longer) ours. */
-static enum stun_status check_nonce(const struct stun_request *req, const struct stun_msg *m,
+/* RFC 8489 §9.2.4: 438 for a nonce that is not (or no longer) ours. One
+ * made under the previous fleet key is still ours during a rollover. */
+static enum stun_status check_nonce(const struct stun_handler_config *cfg,
+                                    const struct stun_request *req, const struct stun_msg *m,
                                     const struct verdict *v, unsigned *features)
 {
     uint16_t len = 0;
     const uint8_t *nonce = stun_msg_attr(m, STUN_A_NONCE, &len);
-    switch (stun_nonce_check(v->nonce_key, req->source, nonce, len, req->now_ms / 1000, features)) {
+    uint64_t now_s = req->now_ms / 1000;
+    enum stun_nonce_verdict r =
+        stun_nonce_check(v->nonce_key, req->source, nonce, len, now_s, features);
+    const struct crypto_hmac_key *previous =
+        __atomic_load_n(&cfg->nonce_key_previous, __ATOMIC_ACQUIRE);
+    if (r == STUN_NONCE_FORGED && previous != NULL)
+        r = stun_nonce_check(previous, req->source, nonce, len, now_s, features);
+    switch (r) {
     case STUN_NONCE_VALID:
         return STUN_OK;
     case STUN_NONCE_STALE:
@@ -226,7 +235,7 @@ static enum stun_status authenticate_long_term(const struct stun_handler_config 
         return STUN_REJECT_LT_CHALLENGE;
     if ((m->present & user) == 0 || (m->present & realm_nonce) != realm_nonce)
         return STUN_REJECT_LT_MISSING_ATTR;
-    enum stun_status s = check_nonce(req, m, v, &features);
+    enum stun_status s = check_nonce(cfg, req, m, v, &features);
     if (s != STUN_OK)
         return s;
     if (!realm_matches(cfg, m))

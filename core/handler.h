@@ -135,6 +135,10 @@ struct stun_handler_config {
     /* HMAC-SHA256 key of the stateless nonces (core/nonce.h). A reload
      * swaps the pointer: read it with __atomic_load_n(..., ACQUIRE). */
     const struct crypto_hmac_key *nonce_key;
+    /* The nonce key of the previous fleet key (--secret-key-previous):
+     * nonces made under it are still accepted; NULL: none. A reload stores
+     * it before nonce_key; read it (acquire) after nonce_key. */
+    const struct crypto_hmac_key *nonce_key_previous;
     unsigned nonce_ttl_s;
 };
 

@@ -14,7 +14,7 @@
 /* Something a reload replaced, freed once no worker can still hold it. */
 struct retired {
     struct users *db;
-    struct crypto_hmac_key *nonce_key;
+    struct crypto_hmac_key *nonce_key, *nonce_key_previous;
     uint64_t since_ms;
     struct retired *next;
 };
@@ -23,6 +23,8 @@ struct longterm {
     char *users_path, *realm;
     struct users *db;                  /* current; acquire/release */
     struct crypto_hmac_key *nonce_key; /* current; acquire/release */
+    /* From --secret-key-previous, or NULL; stored before nonce_key. */
+    struct crypto_hmac_key *nonce_key_previous;
     struct retired *retired;
 };
 
@@ -56,13 +58,15 @@ static void free_nonce_key(struct crypto_hmac_key *k)
     free(k);
 }
 
-static int retire(struct longterm *lt, struct users *db, struct crypto_hmac_key *nonce_key)
+static int retire(struct longterm *lt, struct users *db, struct crypto_hmac_key *nonce_key,
+                  struct crypto_hmac_key *nonce_key_previous)
 {
     struct retired *r = calloc(1, sizeof(*r));
     if (r == NULL)
         return -ENOMEM;
     r->db = db;
     r->nonce_key = nonce_key;
+    r->nonce_key_previous = nonce_key_previous;
     r->since_ms = monotonic_ms();
     r->next = lt->retired;
     lt->retired = r;
@@ -70,7 +74,7 @@ static int retire(struct longterm *lt, struct users *db, struct crypto_hmac_key 
 }
 
 int longterm_create(struct longterm **out, const char *users_path, const char *realm,
-                    const void *key, size_t key_len, char *err, size_t err_cap)
+                    const struct longterm_keys *keys, char *err, size_t err_cap)
 {
     struct longterm *lt = calloc(1, sizeof(*lt));
     if (lt == NULL || (lt->users_path = strdup(users_path)) == NULL ||
@@ -80,7 +84,10 @@ int longterm_create(struct longterm **out, const char *users_path, const char *r
         return -ENOMEM;
     }
     int rc = users_load(users_path, realm, &lt->db, err, err_cap);
-    if (rc == 0 && (lt->nonce_key = make_nonce_key(key, key_len)) == NULL) {
+    if (rc == 0 &&
+        ((lt->nonce_key = make_nonce_key(keys->key, keys->key_len)) == NULL ||
+         (keys->previous != NULL &&
+          (lt->nonce_key_previous = make_nonce_key(keys->previous, keys->previous_len)) == NULL))) {
         snprintf(err, err_cap, "nonce key: out of memory or randomness");
         rc = -ENOMEM;
     }
@@ -92,23 +99,38 @@ int longterm_create(struct longterm **out, const char *users_path, const char *r
     return 0;
 }
 
-int longterm_reload(struct longterm *lt, const void *key, size_t key_len, char *err, size_t err_cap)
+/* The new nonce keys of a reload; false when one could not be made. */
+static bool make_nonce_keys(const struct longterm_keys *keys, struct crypto_hmac_key **current,
+                            struct crypto_hmac_key **previous)
+{
+    *current = make_nonce_key(keys->key, keys->key_len);
+    *previous = keys->previous != NULL ? make_nonce_key(keys->previous, keys->previous_len) : NULL;
+    return *current != NULL && (keys->previous == NULL || *previous != NULL);
+}
+
+int longterm_reload(struct longterm *lt, const struct longterm_keys *keys, char *err,
+                    size_t err_cap)
 {
     struct users *db;
     int rc = users_load(lt->users_path, lt->realm, &db, err, err_cap);
     if (rc != 0)
         return rc;
-    struct crypto_hmac_key *nonce_key = key != NULL ? make_nonce_key(key, key_len) : NULL;
-    if ((key != NULL && nonce_key == NULL) ||
-        retire(lt, lt->db, key != NULL ? lt->nonce_key : NULL) != 0) {
+    bool new_keys = keys != NULL;
+    struct crypto_hmac_key *nonce_key = NULL, *previous = NULL;
+    if ((new_keys && !make_nonce_keys(keys, &nonce_key, &previous)) ||
+        retire(lt, lt->db, new_keys ? lt->nonce_key : NULL,
+               new_keys ? lt->nonce_key_previous : NULL) != 0) {
         users_free(db);
         free_nonce_key(nonce_key);
+        free_nonce_key(previous);
         snprintf(err, err_cap, "out of memory");
         return -ENOMEM;
     }
     __atomic_store_n(&lt->db, db, __ATOMIC_RELEASE);
-    if (nonce_key != NULL)
+    if (new_keys) { /* previous first: a reader loads nonce_key, then previous */
+        __atomic_store_n(&lt->nonce_key_previous, previous, __ATOMIC_RELEASE);
         __atomic_store_n(&lt->nonce_key, nonce_key, __ATOMIC_RELEASE);
+    }
     return 0;
 }
 
@@ -123,6 +145,7 @@ void longterm_collect(struct longterm *lt, uint64_t now_ms)
         *p = r->next;
         users_free(r->db);
         free_nonce_key(r->nonce_key);
+        free_nonce_key(r->nonce_key_previous);
         free(r);
     }
 }
@@ -134,6 +157,7 @@ void longterm_destroy(struct longterm *lt)
     longterm_collect(lt, UINT64_MAX / 2 + monotonic_ms()); /* everything */
     users_free(lt->db);
     free_nonce_key(lt->nonce_key);
+    free_nonce_key(lt->nonce_key_previous);
     free(lt->users_path);
     free(lt->realm);
     free(lt);
@@ -166,6 +190,11 @@ bool longterm_user_keys(const void *ctx, const uint8_t *id, size_t len, bool by_
 const struct crypto_hmac_key *longterm_nonce_key(const struct longterm *lt)
 {
     return __atomic_load_n(&lt->nonce_key, __ATOMIC_ACQUIRE);
+}
+
+const struct crypto_hmac_key *longterm_nonce_key_previous(const struct longterm *lt)
+{
+    return __atomic_load_n(&lt->nonce_key_previous, __ATOMIC_ACQUIRE);
 }
 
 unsigned longterm_user_count(const struct longterm *lt) { return users_count(lt->db); }

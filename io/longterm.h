@@ -20,17 +20,25 @@ enum { LONGTERM_GRACE_MS = 10000 };
 
 struct longterm;
 
+/* The fleet keys the nonce keys are derived from: key (NULL: a random
+ * one) and the previous fleet key (NULL: none), still accepted. */
+struct longterm_keys {
+    const void *key;
+    size_t key_len;
+    const void *previous;
+    size_t previous_len;
+};
+
 /*
- * Loads users_path for realm and prepares the nonce key from key (key_len
- * bytes, or NULL for a random one). Returns 0 or -errno, with a message
- * naming the file (and line) in err.
+ * Loads users_path for realm and prepares the nonce keys from keys.
+ * Returns 0 or -errno, with a message naming the file (and line) in err.
  */
 int longterm_create(struct longterm **out, const char *users_path, const char *realm,
-                    const void *key, size_t key_len, char *err, size_t err_cap);
+                    const struct longterm_keys *keys, char *err, size_t err_cap);
 
-/* Main thread: re-reads the users file and sets the nonce key (NULL:
- * keep it). On error the old table keeps serving; err says why. */
-int longterm_reload(struct longterm *lt, const void *key, size_t key_len, char *err,
+/* Main thread: re-reads the users file and sets the nonce keys (keys
+ * NULL: keep them). On error the old table keeps serving; err says why. */
+int longterm_reload(struct longterm *lt, const struct longterm_keys *keys, char *err,
                     size_t err_cap);
 
 /* Main thread: frees what reloads retired more than LONGTERM_GRACE_MS ago. */
@@ -44,6 +52,9 @@ bool longterm_user_keys(const void *ctx, const uint8_t *id, size_t len, bool by_
 
 /* Where the current nonce key pointer lives, for the handler's config. */
 const struct crypto_hmac_key *longterm_nonce_key(const struct longterm *lt);
+
+/* The previous fleet key's nonce key, or NULL, for the handler's config. */
+const struct crypto_hmac_key *longterm_nonce_key_previous(const struct longterm *lt);
 
 /* Users loaded now (main thread). */
 unsigned longterm_user_count(const struct longterm *lt);

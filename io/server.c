@@ -132,14 +132,21 @@ static int read_fleet_key(const struct server_config *cfg, struct fleet_key *k)
     return 0;
 }
 
+/* The key's bytes, or NULL for none (a random key then). */
+static const void *fleet_bytes(const struct fleet_key *k) { return k->len > 0 ? k->bytes : NULL; }
+
 /* The previous key's bytes, or NULL for none. */
 static const void *fleet_previous(const struct fleet_key *k)
 {
     return k->previous_len > 0 ? k->previous : NULL;
 }
 
-/* The key's bytes, or NULL for none (a random key then). */
-static const void *fleet_bytes(const struct fleet_key *k) { return k->len > 0 ? k->bytes : NULL; }
+/* What the nonce keys derive from: the fleet keys, or NULL (random). */
+static struct longterm_keys nonce_sources(const struct fleet_key *k)
+{
+    return (struct longterm_keys){fleet_bytes(k), (size_t)k->len, fleet_previous(k),
+                                  (size_t)k->previous_len};
+}
 
 static void wipe_fleet_key(struct fleet_key *k) { memset(k, 0, sizeof(*k)); }
 
@@ -185,8 +192,9 @@ static int setup_longterm(struct server *srv, const struct server_config *cfg,
     if (cfg->users_file == NULL)
         return 0;
     char err[512];
-    int rc = longterm_create(&srv->shared.longterm, cfg->users_file, cfg->realm, fleet_bytes(fk),
-                             (size_t)fk->len, err, sizeof(err));
+    struct longterm_keys keys = nonce_sources(fk);
+    int rc = longterm_create(&srv->shared.longterm, cfg->users_file, cfg->realm, &keys, err,
+                             sizeof(err));
     if (rc != 0) {
         log_msg(LOG_ERROR, "--users %s", err);
         return rc;
@@ -197,6 +205,7 @@ static int setup_longterm(struct server *srv, const struct server_config *cfg,
     h->user_keys = longterm_user_keys;
     h->users_ctx = srv->shared.longterm;
     h->nonce_key = longterm_nonce_key(srv->shared.longterm);
+    h->nonce_key_previous = longterm_nonce_key_previous(srv->shared.longterm);
     h->nonce_ttl_s = cfg->nonce_ttl_s;
     log_msg(LOG_INFO, "long-term credentials: %u users, realm \"%s\"",
             longterm_user_count(srv->shared.longterm), cfg->realm);
@@ -207,14 +216,17 @@ static int setup_longterm(struct server *srv, const struct server_config *cfg,
 static void reload_longterm(struct server *srv, const struct fleet_key *fk)
 {
     char err[512];
-    int rc =
-        longterm_reload(srv->shared.longterm, fleet_bytes(fk), (size_t)fk->len, err, sizeof(err));
+    struct longterm_keys keys = nonce_sources(fk);
+    int rc = longterm_reload(srv->shared.longterm, fk->len > 0 ? &keys : NULL, err, sizeof(err));
     if (rc != 0) {
         log_msg(LOG_ERROR, "reload: --users %s: keeping the old users", err);
         return;
     }
-    __atomic_store_n(&srv->shared.handler.nonce_key, longterm_nonce_key(srv->shared.longterm),
+    /* Previous first: a worker loads nonce_key, then the previous one. */
+    struct stun_handler_config *h = &srv->shared.handler;
+    __atomic_store_n(&h->nonce_key_previous, longterm_nonce_key_previous(srv->shared.longterm),
                      __ATOMIC_RELEASE);
+    __atomic_store_n(&h->nonce_key, longterm_nonce_key(srv->shared.longterm), __ATOMIC_RELEASE);
     log_msg(LOG_INFO, "reload: %u users", longterm_user_count(srv->shared.longterm));
 }
 

@@ -534,6 +534,26 @@ class Longterm:
             want["ok"] = want.get("ok", 0) + 1
         self.counters(srv, before, want, "errors")
 
+    # ------------------------------------------------------------ 3. fleet key rollover
+
+    def rollover(self):
+        """roll: --secret-key NEW --secret-key-previous K (main's key)."""
+        sock = self.udp()
+        n_main, a_main = self.challenge(sock, self.main.primary)
+        if n_main is None:
+            self.c.fail("rollover: a challenge from main", "no 401 with a nonce")
+            return
+        m, key = self.auth(sock, self.roll.primary, ALICE, n_main, a_main, SHA256, mi="sha256")
+        self.check_success("rollover: a nonce of main (made under K) -> success on a server "
+                           "with --secret-key-previous K", m, sock, key, "sha256")
+        n_roll, a_roll = self.challenge(sock, self.roll.primary)
+        if n_roll is None:
+            self.c.fail("rollover: a challenge from roll", "no 401 with a nonce")
+            return
+        m, _ = self.auth(sock, self.main.primary, ALICE, n_roll, a_roll, SHA256, mi="sha256")
+        self.check_challenge("rollover: roll's fresh nonces are made under NEW (main, on K "
+                             "alone, -> 438)", m, 438, n_roll)
+
     # ------------------------------------------------------------ 3. stale nonces
 
     def stale(self):
@@ -918,6 +938,10 @@ class Longterm:
                                     extra=lt + ["--users", users, "--secret-key", keyfile])
             self.ttl = self.server("ttl", extra=lt + ["--users", users, "--secret-key", keyfile,
                                                       "--nonce-ttl", str(NONCE_TTL)])
+            newkey = os.path.join(d, "new-fleet.key")
+            write_file(newkey, os.urandom(24).hex())
+            self.roll = self.server("roll", extra=lt + ["--users", users, "--secret-key", newkey,
+                                                        "--secret-key-previous", keyfile])
             self.reload_srv = self.server("reload", extra=lt + ["--users", self.reload_users])
         except (sl.ServerError, RuntimeError, OSError, subprocess.SubprocessError) as e:
             c.fail("set-up: users files and servers", f"{type(e).__name__}: {e}")
@@ -928,6 +952,7 @@ class Longterm:
             ("2. RFC 5769 §2.4 and RFC 8489 B.1 samples", self.rfc_samples),
             ("3. errors: 401 challenge, 400, 438 forged, 401", self.errors),
             ("3. stale nonces (--nonce-ttl) and the fleet key", self.stale),
+            ("3. fleet key rollover (--secret-key-previous)", self.rollover),
             ("4. password algorithms and integrity attributes", self.algorithms),
             ("5. SIGHUP reloads the users file", self.reload),
             ("6. the npm stun package", self.npm),

@@ -1179,3 +1179,26 @@ Test(longterm, status_codes_and_names)
     }
     cr_assert_str_eq(stun_error_reason(438), "Stale Nonce");
 }
+
+Test(longterm, a_nonce_under_the_previous_fleet_key_is_accepted_during_a_rollover)
+{
+    /* The fleet rolled over: nonce_key is current, other_nonce_key the
+     * previous one, under which this client's nonce was made. */
+    struct craft c;
+    struct stun_handler_config cfg = config(STUN_AUTH_REQUIRED);
+    body_with_nonce_of(&c, &other_nonce_key, &client, NOW_S + 60);
+    sign_with(&c, user_key(ALICE, MD5, false), false);
+    struct stun_request req = request_at(&c, &client, NOW_MS);
+    struct stun_reply r = handle(&cfg, &req);
+    assert_challenge_at(&req, &r, STUN_REJECT_FORGED_NONCE, 438);
+    cfg.nonce_key_previous = &other_nonce_key; /* --secret-key-previous */
+    r = handle(&cfg, &req);
+    cr_assert_eq(r.status, STUN_OK, "made under the previous key: still ours");
+    cr_assert(r.authenticated);
+    /* Stale under the previous key is stale, not forged. */
+    body_with_nonce_of(&c, &other_nonce_key, &client, NOW_S + TTL_S);
+    sign_with(&c, user_key(ALICE, MD5, false), false);
+    req = request_at(&c, &client, NOW_MS + TTL_S * 1000ull);
+    r = handle(&cfg, &req);
+    assert_challenge_at(&req, &r, STUN_REJECT_STALE_NONCE, 438);
+}
