@@ -537,22 +537,25 @@ class Longterm:
     # ------------------------------------------------------------ 3. fleet key rollover
 
     def rollover(self):
-        """roll: --secret-key NEW --secret-key-previous K (main's key)."""
+        """roll: --secret-key NEW --secret-key-previous K (main's key). A nonce
+        made by one server, used signed on the other."""
         sock = self.udp()
-        n_main, a_main = self.challenge(sock, self.main.primary)
-        if n_main is None:
-            self.c.fail("rollover: a challenge from main", "no 401 with a nonce")
-            return
-        m, key = self.auth(sock, self.roll.primary, ALICE, n_main, a_main, SHA256, mi="sha256")
-        self.check_success("rollover: a nonce of main (made under K) -> success on a server "
-                           "with --secret-key-previous K", m, sock, key, "sha256")
-        n_roll, a_roll = self.challenge(sock, self.roll.primary)
-        if n_roll is None:
-            self.c.fail("rollover: a challenge from roll", "no 401 with a nonce")
-            return
-        m, _ = self.auth(sock, self.main.primary, ALICE, n_roll, a_roll, SHA256, mi="sha256")
-        self.check_challenge("rollover: roll's fresh nonces are made under NEW (main, on K "
-                             "alone, -> 438)", m, 438, n_roll)
+        crossings = (
+            (self.main, self.roll, "a nonce of main (made under K) -> success on a server with "
+                                   "--secret-key-previous K"),
+            (self.roll, self.main, "roll's fresh nonces are made under NEW (main, on K alone, "
+                                   "-> 438)"),
+        )
+        for maker, user, label in crossings:
+            nonce, algs = self.challenge(sock, maker.primary)
+            if nonce is None:
+                self.c.fail(f"rollover: a challenge from {maker.name}", "no 401 with a nonce")
+                continue
+            m, key = self.auth(sock, user.primary, ALICE, nonce, algs, SHA256, mi="sha256")
+            if user is self.roll:
+                self.check_success(f"rollover: {label}", m, sock, key, "sha256")
+            else:
+                self.check_challenge(f"rollover: {label}", m, 438, nonce)
 
     # ------------------------------------------------------------ 3. stale nonces
 
