@@ -526,11 +526,13 @@ static size_t slots_for(unsigned max_entries)
     return n_slots;
 }
 
+size_t secret_table_slot_bytes(void) { return sizeof(struct slot_head) + sizeof(struct slot_body); }
+
 size_t secret_table_bytes(unsigned max_entries)
 {
     if (max_entries == 0 || max_entries > SECRET_TABLE_MAX_ENTRIES)
         return 0;
-    return slots_for(max_entries) * (sizeof(struct slot_head) + sizeof(struct slot_body));
+    return slots_for(max_entries) * secret_table_slot_bytes();
 }
 
 int secret_table_create(struct secret_table **out, unsigned max_entries)

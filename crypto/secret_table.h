@@ -73,6 +73,9 @@ struct secret_entry {
  */
 size_t secret_table_bytes(unsigned max_entries);
 
+/* Bytes of one slot: what every slot costs, used or not. Pure. */
+size_t secret_table_slot_bytes(void);
+
 /*
  * Creates a table for max_entries (1..SECRET_TABLE_MAX_ENTRIES) entries:
  * 0 and *out set, -EINVAL, or -ENOMEM. The caller owns *out and frees it

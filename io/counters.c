@@ -25,6 +25,9 @@ static const char *const event_names[IO_EVENT_COUNT] = {
     [IO_TLS_IDLE_CLOSED] = "tls_idle_closed",
     [IO_TLS_ERRORS] = "tls_errors",
     [IO_TLS_RELOADS] = "tls_reloads",
+    [IO_TLS_RELOAD_FAILURES] = "tls_reload_failures",
+    [IO_USERS_RELOAD_FAILURES] = "users_reload_failures",
+    [IO_SECRET_KEY_RELOAD_FAILURES] = "secret_key_reload_failures",
 };
 
 static uint64_t load(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }

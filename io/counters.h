@@ -34,8 +34,11 @@ enum io_event {
     IO_TLS_HANDSHAKE_FAILED,  /* handshakes the peer or OpenSSL broke off */
     IO_TLS_HANDSHAKE_TIMEOUT, /* handshakes not done within --tls-handshake-ms */
     IO_TLS_IDLE_CLOSED,
-    IO_TLS_ERRORS,  /* established connections closed on a TLS error */
-    IO_TLS_RELOADS, /* certificates swapped in on SIGHUP */
+    IO_TLS_ERRORS,                 /* established connections closed on a TLS error */
+    IO_TLS_RELOADS,                /* certificates swapped in on SIGHUP */
+    IO_TLS_RELOAD_FAILURES,        /* SIGHUPs whose certificate or key failed to load */
+    IO_USERS_RELOAD_FAILURES,      /* SIGHUPs whose --users file failed to load */
+    IO_SECRET_KEY_RELOAD_FAILURES, /* SIGHUPs whose --secret-key failed to load */
     IO_EVENT_COUNT
 };
 
