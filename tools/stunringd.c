@@ -92,7 +92,7 @@ static void print_help(void)
     printf("  --port N             primary port (default: %u)\n", d.cfg.port);
     printf("  --alt-port N         alternate port, used with --alt-address (default: %u)\n",
            d.cfg.alt_port);
-    printf("  --workers N          UDP worker threads (default: %u, the CPUs available)\n",
+    printf("  --workers N          UDP worker threads (default: the CPUs available, %u here)\n",
            d.cfg.workers);
     printf("  --cpus LIST          pin worker i to the i-th CPU of LIST, e.g. 0-3,8\n"
            "                       (default: the CPUs available, in order)\n");
