@@ -207,6 +207,8 @@ static void reload_longterm(struct server *srv, const struct fleet_key *fk, stru
         __atomic_store_n(&srv->shared.handler.nonce_key, longterm_nonce_key(srv->shared.longterm),
                          __ATOMIC_RELEASE);
     reload_outcome(srv, t, "--users", rc == 0 ? NULL : err, IO_USERS_RELOAD_FAILURES);
+    if (rc == 0)
+        log_msg(LOG_INFO, "reload: --users: %u users", longterm_user_count(srv->shared.longterm));
     if (rc == 0 && longterm_user_count(srv->shared.longterm) == 0)
         log_msg(LOG_WARN, "reload: --users %s: no users: every long-term request will fail",
                 srv->shared.cfg->users_file);
