@@ -39,7 +39,6 @@ size_t worker_handle(struct worker *w, unsigned family, enum stun_endpoint ep, c
     counters_status(&w->counters, reply.status);
     if (reply.len == 0)
         return 0;
-    counters_code(&w->counters, reply.code);
 
     meta->fd = w->fd[family][reply.from];
     meta->dest_len = addr_from_stun(&reply.dest, &meta->dest);
@@ -48,6 +47,7 @@ size_t worker_handle(struct worker *w, unsigned family, enum stun_endpoint ep, c
     meta->set_source = sh->wildcard[family];
     if (meta->set_source)
         meta->source = *local;
+    counters_code(&w->counters, reply.code); /* last: counted only when it goes out */
     return reply.len;
 }
 
