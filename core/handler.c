@@ -553,10 +553,11 @@ static void write_challenge(const struct stun_handler_config *cfg, const struct 
 
 static void answer_error(const struct stun_handler_config *cfg, const struct stun_request *req,
                          const struct stun_msg *m, enum stun_status why, const struct verdict *v,
-                         struct stun_writer *w)
+                         struct stun_writer *w, struct stun_reply *reply)
 {
     int code = stun_status_error_code(why, m->classic);
     stun_write_error(w, code, NULL);
+    reply->code = (uint16_t)code;
     /* After a structural error the view's attributes are not usable. */
     if (why == STUN_REJECT_ATTR_OVERRUN || why == STUN_REJECT_ATTR_INVALID) {
         write_software(cfg, w);
@@ -626,6 +627,7 @@ static bool answer_bare_binding(const struct stun_handler_config *cfg,
         a[8 + i] = src->ip[i] ^ d[4 + i];
     reply->status = STUN_OK;
     reply->authenticated = false;
+    reply->code = 0;
     reply->len = STUN_HEADER_LEN + STUN_ATTR_HEADER_LEN + value_len;
     reply->from = req->arrived;
     reply->dest = *src;
@@ -643,6 +645,7 @@ void stun_handle(const struct stun_handler_config *cfg, const struct stun_reques
     v.key = NULL;
     enum stun_status parsed = stun_msg_parse(&m, req->data, req->len);
     reply->len = 0;
+    reply->code = 0;
     reply->from = req->arrived;
     reply->dest = *req->source;
     reply->status = stun_status_is_drop(parsed) ? parsed : judge(cfg, req, &m, parsed, &v);
@@ -659,6 +662,6 @@ void stun_handle(const struct stun_handler_config *cfg, const struct stun_reques
     else if (reply->status == STUN_OK_MINTED)
         answer_shared_secret(cfg, &m, &v, &w);
     else
-        answer_error(cfg, req, &m, reply->status, &v, &w);
+        answer_error(cfg, req, &m, reply->status, &v, &w, reply);
     reply->len = stun_writer_finish(&w);
 }

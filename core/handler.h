@@ -164,6 +164,10 @@ struct stun_reply {
      * signed unless its code says the credential could not be used. False
      * for every other request: the reflection cap charges those. */
     bool authenticated;
+    /* The ERROR-CODE written into out (300-699), 0 for a success or no
+     * answer: counted per code, since a status alone does not say it (the
+     * request's style picks RFC 3489's code or RFC 8489's). */
+    uint16_t code;
 };
 
 /*

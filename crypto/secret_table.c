@@ -517,14 +517,30 @@ size_t secret_table_slots(const struct secret_table *t) { return t->n_slots; }
 
 /* ------------------------------------------------------------ lifetime */
 
+/* Slots for max_entries: a power of 2, at least twice as many. */
+static size_t slots_for(unsigned max_entries)
+{
+    size_t n_slots = TABLE_MIN_SLOTS;
+    while (n_slots < 2 * (size_t)max_entries)
+        n_slots <<= 1;
+    return n_slots;
+}
+
+size_t secret_table_slot_bytes(void) { return sizeof(struct slot_head) + sizeof(struct slot_body); }
+
+size_t secret_table_bytes(unsigned max_entries)
+{
+    if (max_entries == 0 || max_entries > SECRET_TABLE_MAX_ENTRIES)
+        return 0;
+    return slots_for(max_entries) * secret_table_slot_bytes();
+}
+
 int secret_table_create(struct secret_table **out, unsigned max_entries)
 {
     *out = NULL;
     if (max_entries == 0 || max_entries > SECRET_TABLE_MAX_ENTRIES)
         return -EINVAL;
-    size_t n_slots = TABLE_MIN_SLOTS;
-    while (n_slots < 2 * (size_t)max_entries)
-        n_slots <<= 1;
+    size_t n_slots = slots_for(max_entries);
     unsigned shard_bits = 0;
     while (shard_bits < SHARD_BITS_MAX && (n_slots >> (shard_bits + 1)) >= SHARD_MIN_SLOTS)
         shard_bits++;

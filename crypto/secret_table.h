@@ -67,6 +67,16 @@ struct secret_entry {
 };
 
 /*
+ * Bytes the table of max_entries entries takes (its slots, 2 to 4 x
+ * max_entries, a power of 2, times the bytes of one slot), as create()
+ * will allocate them; 0 for a max_entries create() refuses. Pure.
+ */
+size_t secret_table_bytes(unsigned max_entries);
+
+/* Bytes of one slot: what every slot costs, used or not. Pure. */
+size_t secret_table_slot_bytes(void);
+
+/*
  * Creates a table for max_entries (1..SECRET_TABLE_MAX_ENTRIES) entries:
  * 0 and *out set, -EINVAL, or -ENOMEM. The caller owns *out and frees it
  * with secret_table_destroy().

@@ -6,7 +6,11 @@
 #ifndef STUNRING_IO_CLI_H
 #define STUNRING_IO_CLI_H
 
-enum { CLI_EXIT_USAGE = 2 };
+/* The exit-code contract: 2 for any bad flag or value, including a file a
+ * flag names that fails to load at start-up; 1 for a runtime failure (a
+ * port taken, an address that cannot be bound, io_uring unavailable with
+ * --backend uring, out of memory). */
+enum { CLI_EXIT_RUNTIME = 1, CLI_EXIT_USAGE = 2 };
 
 /* The program name the messages start with; set once by main(). */
 extern const char *cli_program;

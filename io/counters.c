@@ -1,5 +1,7 @@
 #include "io/counters.h"
 
+#include <stdbool.h>
+
 static const char *const event_names[IO_EVENT_COUNT] = {
     [IO_RX] = "rx",
     [IO_TX] = "tx",
@@ -24,6 +26,9 @@ static const char *const event_names[IO_EVENT_COUNT] = {
     [IO_TLS_IDLE_CLOSED] = "tls_idle_closed",
     [IO_TLS_ERRORS] = "tls_errors",
     [IO_TLS_RELOADS] = "tls_reloads",
+    [IO_TLS_RELOAD_FAILURES] = "tls_reload_failures",
+    [IO_USERS_RELOAD_FAILURES] = "users_reload_failures",
+    [IO_SECRET_KEY_RELOAD_FAILURES] = "secret_key_reload_failures",
 };
 
 static uint64_t load(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
@@ -34,13 +39,32 @@ void counters_add(struct io_counters *sum, const struct io_counters *src)
         sum->status[i] += load(&src->status[i]);
     for (int i = 0; i < IO_EVENT_COUNT; i++)
         sum->event[i] += load(&src->event[i]);
+    for (int i = 0; i < COUNTERS_CODE_SLOTS; i++)
+        sum->code[i] += load(&src->code[i]);
+}
+
+/* True when some status is answered with code, in either style. */
+static bool code_can_be_sent(int code)
+{
+    for (int i = 0; i < STUN_STATUS_COUNT; i++)
+        for (int classic = 0; classic < 2; classic++)
+            if (stun_status_error_code((enum stun_status)i, classic) == code)
+                return true;
+    return false;
+}
+
+/* error_CODE for each code the server can send, and any other it did. */
+static void print_codes(FILE *out, const char *prefix, const struct io_counters *c)
+{
+    for (int i = 0; i < COUNTERS_CODE_SLOTS; i++) {
+        int code = COUNTERS_CODE_MIN + i;
+        if (c->code[i] != 0 || code_can_be_sent(code))
+            fprintf(out, "%s error_%d %llu\n", prefix, code, (unsigned long long)c->code[i]);
+    }
 }
 
 void counters_print(FILE *out, const char *prefix, const struct io_counters *c)
 {
-    /* Per code as an RFC 8489 client would see it; the classic codes
-     * (430-432) are in the per-status lines above. */
-    static const int codes[] = {400, 401, 420, 433, 438, 500};
     uint64_t dropped = 0, errors = 0, successes = 0;
     for (int i = 0; i < IO_EVENT_COUNT; i++)
         fprintf(out, "%s %s %llu\n", prefix, event_names[i], (unsigned long long)c->event[i]);
@@ -54,13 +78,7 @@ void counters_print(FILE *out, const char *prefix, const struct io_counters *c)
         else
             errors += c->status[i];
     }
-    for (size_t k = 0; k < sizeof(codes) / sizeof(codes[0]); k++) {
-        uint64_t n = 0;
-        for (int i = 0; i < STUN_STATUS_COUNT; i++)
-            if (stun_status_error_code((enum stun_status)i, false) == codes[k])
-                n += c->status[i];
-        fprintf(out, "%s error_%d %llu\n", prefix, codes[k], (unsigned long long)n);
-    }
+    print_codes(out, prefix, c);
     fprintf(out, "%s answered_success %llu\n", prefix, (unsigned long long)successes);
     fprintf(out, "%s answered_error %llu\n", prefix, (unsigned long long)errors);
     fprintf(out, "%s dropped %llu\n", prefix, (unsigned long long)dropped);

@@ -35,14 +35,22 @@ enum io_event {
     IO_TLS_HANDSHAKE_FAILED,  /* handshakes the peer or OpenSSL broke off */
     IO_TLS_HANDSHAKE_TIMEOUT, /* handshakes not done within --tls-handshake-ms */
     IO_TLS_IDLE_CLOSED,
-    IO_TLS_ERRORS,  /* established connections closed on a TLS error */
-    IO_TLS_RELOADS, /* certificates swapped in on SIGHUP */
+    IO_TLS_ERRORS,                 /* established connections closed on a TLS error */
+    IO_TLS_RELOADS,                /* certificates swapped in on SIGHUP */
+    IO_TLS_RELOAD_FAILURES,        /* SIGHUPs whose certificate or key failed to load */
+    IO_USERS_RELOAD_FAILURES,      /* SIGHUPs whose --users file failed to load */
+    IO_SECRET_KEY_RELOAD_FAILURES, /* SIGHUPs whose --secret-key failed to load */
     IO_EVENT_COUNT
 };
+
+/* ERROR-CODE values a STUN message can carry (RFC 8489 §14.8: 300-699),
+ * each counted where it is sent. */
+enum { COUNTERS_CODE_MIN = 300, COUNTERS_CODE_SLOTS = 400 };
 
 struct io_counters {
     _Alignas(64) uint64_t status[STUN_STATUS_COUNT]; /* outcome of each message */
     uint64_t event[IO_EVENT_COUNT];
+    uint64_t code[COUNTERS_CODE_SLOTS]; /* error answers sent, by ERROR-CODE - 300 */
 };
 
 /* One writer: a relaxed load and store, no locked instruction, no data race. */
@@ -66,12 +74,21 @@ static inline void counters_event(struct io_counters *c, enum io_event e)
     counter_bump(&c->event[e]);
 }
 
+/* An error answer with ERROR-CODE code was sent; 0 (a success) counts nothing. */
+static inline void counters_code(struct io_counters *c, unsigned code)
+{
+    if (code - COUNTERS_CODE_MIN < COUNTERS_CODE_SLOTS)
+        counter_bump(&c->code[code - COUNTERS_CODE_MIN]);
+}
+
 /* Adds src into sum, reading src as another thread may be writing it. */
 void counters_add(struct io_counters *sum, const struct io_counters *src);
 
 /*
- * Prints "stats NAME VALUE" lines: every status and event, then derived
- * totals (answered_success, answered_error, error_CODE, dropped).
+ * Prints "stats NAME VALUE" lines: every status and event, error_CODE for
+ * every code the handler can send (stun_status_error_code over every
+ * status, both styles) and any other code counted, then the totals
+ * answered_success, answered_error and dropped.
  */
 void counters_print(FILE *out, const char *prefix, const struct io_counters *c);
 

@@ -11,7 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crypto/secret_table.h"
 #include "io/addr.h"
+#include "io/cli.h"
 #include "io/clock.h"
 #include "io/credentials.h"
 #include "io/heap.h"
@@ -63,6 +65,7 @@ struct server {
     struct tcp_front *tcp;
     struct io_counters tcp_final; /* the front thread's counters once it stopped */
     SSL_CTX *tls_ctx;             /* loaded at start-up, handed to the front thread */
+    struct io_counters main;      /* the main thread's own: reload failures */
 };
 
 /* Endpoint ep of family f: A1 or A2, P1 or P2 (core/handler.h). */
@@ -106,24 +109,23 @@ struct fleet_key {
     int previous_len;
 };
 
-/* 0, or -errno (logged) when the file is given and cannot be used. */
-static int read_fleet_key(const struct server_config *cfg, struct fleet_key *k)
+/* 0, or -errno with the reason in err when the file is given and cannot
+ * be used. */
+static int read_fleet_key(const struct server_config *cfg, struct fleet_key *k, char *err,
+                          size_t err_cap)
 {
-    char err[512];
     k->len = k->previous_len = 0;
     if (cfg->secret_key_file == NULL)
         return 0;
-    int len =
-        credentials_read_key(cfg->secret_key_file, k->bytes, sizeof(k->bytes), err, sizeof(err));
-    if (len < 0) {
-        log_msg(LOG_ERROR, "--secret-key %s", err);
+    int len = credentials_read_key(cfg->secret_key_file, k->bytes, sizeof(k->bytes), err, err_cap);
+    if (len < 0)
         return len;
-    }
     if (cfg->secret_key_previous_file != NULL) {
+        char why[400];
         int prev = credentials_read_key(cfg->secret_key_previous_file, k->previous,
-                                        sizeof(k->previous), err, sizeof(err));
+                                        sizeof(k->previous), why, sizeof(why));
         if (prev < 0) {
-            log_msg(LOG_ERROR, "--secret-key-previous %s", err);
+            snprintf(err, err_cap, "(--secret-key-previous) %s", why);
             return prev;
         }
         k->previous_len = prev;
@@ -176,16 +178,12 @@ static int setup_credentials(struct server *srv, const struct server_config *cfg
     h->lookup_ctx = srv->shared.creds;
     h->mint = srv->tls_ctx != NULL ? credentials_mint : NULL;
     h->mint_ctx = srv->shared.creds;
-    if (srv->tls_ctx == NULL && !fleet && cfg->users_file == NULL)
-        log_msg(LOG_WARN,
-                "--auth %s without TLS or --secret-key: no credential can exist, "
-                "every authenticated request will be refused",
-                cfg->auth == STUN_AUTH_REQUIRED ? "required" : "optional");
     return 0;
 }
 
 /* --users and --realm: the long-term mechanism, its nonces keyed by the
- * fleet key when there is one. */
+ * fleet key when there is one. 0 or an exit code: 2 for a file that does
+ * not load, 1 for out of memory. */
 static int setup_longterm(struct server *srv, const struct server_config *cfg,
                           const struct fleet_key *fk)
 {
@@ -197,7 +195,7 @@ static int setup_longterm(struct server *srv, const struct server_config *cfg,
                              sizeof(err));
     if (rc != 0) {
         log_msg(LOG_ERROR, "--users %s", err);
-        return rc;
+        return rc == -ENOMEM ? CLI_EXIT_RUNTIME : CLI_EXIT_USAGE;
     }
     struct stun_handler_config *h = &srv->shared.handler;
     h->realm = cfg->realm;
@@ -207,70 +205,108 @@ static int setup_longterm(struct server *srv, const struct server_config *cfg,
     h->nonce_key = longterm_nonce_key(srv->shared.longterm);
     h->nonce_key_previous = longterm_nonce_key_previous(srv->shared.longterm);
     h->nonce_ttl_s = cfg->nonce_ttl_s;
-    log_msg(LOG_INFO, "long-term credentials: %u users, realm \"%s\"",
-            longterm_user_count(srv->shared.longterm), cfg->realm);
     return 0;
 }
 
+/* What one SIGHUP did: how many files reloaded and how many were kept. */
+struct reload_tally {
+    unsigned reloaded, failed;
+};
+
+/* One line per file, and its failure counted under counter. */
+static void reload_outcome(struct server *srv, struct reload_tally *t, const char *what,
+                           const char *failure, enum io_event counter)
+{
+    if (failure == NULL) {
+        t->reloaded++;
+        log_msg(LOG_INFO, "reload: %s: reloaded", what);
+        return;
+    }
+    t->failed++;
+    counters_event(&srv->main, counter);
+    log_msg(LOG_ERROR, "reload: %s: failed (%s): keeping the old one", what, failure);
+}
+
 /* The users file again, and the nonce key when a fleet key was read. */
-static void reload_longterm(struct server *srv, const struct fleet_key *fk)
+static void reload_longterm(struct server *srv, const struct fleet_key *fk, struct reload_tally *t)
 {
     char err[512];
     struct longterm_keys keys = nonce_sources(fk);
     int rc = longterm_reload(srv->shared.longterm, fk->len > 0 ? &keys : NULL, err, sizeof(err));
-    if (rc != 0) {
-        log_msg(LOG_ERROR, "reload: --users %s: keeping the old users", err);
-        return;
+    if (rc == 0) { /* previous first: a worker loads nonce_key, then the previous one */
+        struct stun_handler_config *h = &srv->shared.handler;
+        __atomic_store_n(&h->nonce_key_previous, longterm_nonce_key_previous(srv->shared.longterm),
+                         __ATOMIC_RELEASE);
+        __atomic_store_n(&h->nonce_key, longterm_nonce_key(srv->shared.longterm), __ATOMIC_RELEASE);
     }
-    /* Previous first: a worker loads nonce_key, then the previous one. */
-    struct stun_handler_config *h = &srv->shared.handler;
-    __atomic_store_n(&h->nonce_key_previous, longterm_nonce_key_previous(srv->shared.longterm),
-                     __ATOMIC_RELEASE);
-    __atomic_store_n(&h->nonce_key, longterm_nonce_key(srv->shared.longterm), __ATOMIC_RELEASE);
-    log_msg(LOG_INFO, "reload: %u users", longterm_user_count(srv->shared.longterm));
+    reload_outcome(srv, t, "--users", rc == 0 ? NULL : err, IO_USERS_RELOAD_FAILURES);
+    if (rc == 0)
+        log_msg(LOG_INFO, "reload: --users: %u users", longterm_user_count(srv->shared.longterm));
+    if (rc == 0 && longterm_user_count(srv->shared.longterm) == 0)
+        log_msg(LOG_WARN, "reload: --users %s: no users: every long-term request will fail",
+                srv->shared.cfg->users_file);
 }
 
-/* The TLS context when --cert and --key are given; says once when TLS is off. */
+/* The TLS context when --cert and --key are given: 0 or an exit code. */
 static int setup_tls(struct server *srv, const struct server_config *cfg)
 {
-    if (cfg->cert == NULL || cfg->key == NULL) {
-        log_msg(LOG_INFO, "tls off: no --cert and --key given");
+    if (cfg->cert == NULL || cfg->key == NULL)
         return 0;
-    }
     char err[512];
     srv->tls_ctx = tls_context_load(cfg->cert, cfg->key, err, sizeof(err));
     if (srv->tls_ctx == NULL) {
         log_msg(LOG_ERROR, "tls: %s", err);
-        return -EINVAL;
+        return CLI_EXIT_USAGE;
     }
     return 0;
 }
 
-/* SIGHUP: a new certificate for new connections, and the fleet key. A
- * file that fails to load leaves the old one serving. */
+static void reload_certificate(struct server *srv, struct reload_tally *t)
+{
+    const struct server_config *cfg = srv->shared.cfg;
+    char err[512];
+    SSL_CTX *ctx = tls_context_load(cfg->cert, cfg->key, err, sizeof(err));
+    if (ctx != NULL)
+        tcp_front_reload_tls(srv->tcp, ctx); /* counted in tls_reloads once swapped in */
+    reload_outcome(srv, t, "certificate", ctx != NULL ? NULL : err, IO_TLS_RELOAD_FAILURES);
+}
+
+/* The --secret-key file into fk, or len 0 (the old key stays) when it failed. */
+static void reload_fleet_key(struct server *srv, struct fleet_key *fk, struct reload_tally *t)
+{
+    char err[512];
+    int rc = read_fleet_key(srv->shared.cfg, fk, err, sizeof(err));
+    if (rc == 0 && srv->shared.creds != NULL &&
+        credentials_set_key(srv->shared.creds, fk->bytes, (size_t)fk->len, fleet_previous(fk),
+                            (size_t)fk->previous_len) != 0) {
+        rc = -ENOMEM;
+        snprintf(err, sizeof(err), "out of memory");
+    }
+    if (rc != 0)
+        wipe_fleet_key(fk); /* the nonce key stays too */
+    reload_outcome(srv, t, "--secret-key", rc == 0 ? NULL : err, IO_SECRET_KEY_RELOAD_FAILURES);
+}
+
+/* SIGHUP: a new certificate for new connections, the fleet key, the
+ * users. A file that fails to load leaves the old one serving; each says
+ * which it was, and the last line never claims a reload that failed. */
 static void reload(struct server *srv)
 {
     const struct server_config *cfg = srv->shared.cfg;
-    if (tcp_front_has_tls(srv->tcp)) {
-        char err[512];
-        SSL_CTX *ctx = tls_context_load(cfg->cert, cfg->key, err, sizeof(err));
-        if (ctx == NULL)
-            log_msg(LOG_ERROR, "reload: tls: %s: keeping the old certificate", err);
-        else
-            tcp_front_reload_tls(srv->tcp, ctx);
-    }
-    /* A key file that fails to read keeps the old keys (logged); the rest
-     * still reloads. */
-    struct fleet_key fk;
-    read_fleet_key(cfg, &fk);
-    if (fk.len > 0 && srv->shared.creds != NULL &&
-        credentials_set_key(srv->shared.creds, fk.bytes, (size_t)fk.len, fleet_previous(&fk),
-                            (size_t)fk.previous_len) != 0)
-        log_msg(LOG_ERROR, "reload: --secret-key: out of memory: keeping the old key");
+    struct reload_tally t = {0, 0};
+    if (tcp_front_has_tls(srv->tcp))
+        reload_certificate(srv, &t);
+    struct fleet_key fk = {.len = 0};
+    if (cfg->secret_key_file != NULL)
+        reload_fleet_key(srv, &fk, &t);
     if (srv->shared.longterm != NULL)
-        reload_longterm(srv, &fk);
+        reload_longterm(srv, &fk, &t);
     wipe_fleet_key(&fk);
-    log_msg(LOG_INFO, "SIGHUP: reloaded");
+    if (t.failed > 0)
+        log_msg(LOG_ERROR, "SIGHUP: %u of %u failed to load; the old ones keep serving", t.failed,
+                t.failed + t.reloaded);
+    else
+        log_msg(LOG_INFO, "SIGHUP: reloaded (%u)", t.reloaded);
 }
 
 static int check_ports(const struct server_config *cfg)
@@ -403,6 +439,7 @@ static void print_counters(struct server *srv, const char *when)
     }
     if (srv->tcp != NULL)
         tcp_front_counters(srv->tcp, &total);
+    counters_add(&total, &srv->main);
     counters_add(&total, &srv->tcp_final);
     fprintf(stderr, "stats when %s\n", when);
     counters_print(stderr, "stats", &total);
@@ -523,6 +560,77 @@ static int start(struct server *srv, enum io_backend backend)
     return err;
 }
 
+/*
+ * Every file a flag names, before anything is bound, so that a bad value
+ * exits 2 whatever else is wrong: the fleet key, the certificate, the
+ * users; then the credential table. 0 or the exit code (logged).
+ */
+static int load_files(struct server *srv, const struct server_config *cfg)
+{
+    struct fleet_key fk;
+    char err[512];
+    int code = 0;
+    if (read_fleet_key(cfg, &fk, err, sizeof(err)) != 0) {
+        log_msg(LOG_ERROR, "--secret-key %s", err);
+        code = CLI_EXIT_USAGE;
+    }
+    if (code == 0)
+        code = setup_tls(srv, cfg);
+    if (code == 0)
+        code = setup_longterm(srv, cfg, &fk);
+    if (code == 0 && setup_credentials(srv, cfg, &fk) != 0)
+        code = CLI_EXIT_RUNTIME;
+    wipe_fleet_key(&fk);
+    return code;
+}
+
+/* Flags that do nothing, or less than they seem, as combined: one line each. */
+static void warn_misconfigurations(const struct server *srv, enum io_backend backend)
+{
+    const struct server_config *cfg = srv->shared.cfg;
+    if (srv->tcp != NULL && tcp_front_has_tls(srv->tcp) && cfg->auth == STUN_AUTH_NONE)
+        log_msg(LOG_WARN, "--cert/--key with --auth none: Shared Secrets are minted, but Binding "
+                          "Requests ignore MESSAGE-INTEGRITY and get unsigned answers "
+                          "(add --auth optional or required)");
+    if (cfg->auth != STUN_AUTH_NONE && !tcp_front_has_tls(srv->tcp) &&
+        cfg->secret_key_file == NULL && cfg->users_file == NULL)
+        log_msg(LOG_WARN,
+                "--auth %s without --cert/--key, --secret-key or --users: no credential can "
+                "exist, every authenticated request will be refused",
+                cfg->auth == STUN_AUTH_REQUIRED ? "required" : "optional");
+    if (cfg->n_cpus > 0 && cfg->n_cpus < cfg->workers)
+        log_msg(LOG_WARN,
+                "--cpus lists %u CPUs for %u --workers: worker i runs on CPU i mod %u, "
+                "several share one",
+                cfg->n_cpus, cfg->workers, cfg->n_cpus);
+    if (cfg->batch_given && backend != IO_BACKEND_MMSG)
+        log_msg(LOG_WARN, "--batch %u: ignored by the %s backend (it sizes mmsg's batches only)",
+                cfg->batch, io_backend_name(backend));
+    if (cfg->ring_entries_given && backend != IO_BACKEND_URING)
+        log_msg(LOG_WARN, "--ring-entries %u: ignored by the %s backend (it sizes io_uring only)",
+                cfg->ring_entries, io_backend_name(backend));
+    if (srv->shared.longterm != NULL && longterm_user_count(srv->shared.longterm) == 0)
+        log_msg(LOG_WARN, "--users %s: no users: every long-term request will fail",
+                cfg->users_file);
+}
+
+/* What start-up chose, said once it can no longer fail. */
+static void log_startup(const struct server *srv, enum io_backend backend)
+{
+    const struct server_config *cfg = srv->shared.cfg;
+    if (!tcp_front_has_tls(srv->tcp))
+        log_msg(LOG_INFO, "tls off: no --cert and --key given");
+    if (srv->shared.creds != NULL) {
+        size_t bytes = secret_table_bytes(cfg->max_credentials);
+        log_msg(LOG_INFO, "credentials: table of %zu bytes (%.1f MiB) for --max-credentials %u",
+                bytes, (double)bytes / (1 << 20), cfg->max_credentials);
+    }
+    if (srv->shared.longterm != NULL)
+        log_msg(LOG_INFO, "long-term credentials: %u users, realm \"%s\"",
+                longterm_user_count(srv->shared.longterm), cfg->realm);
+    warn_misconfigurations(srv, backend);
+}
+
 /* What the setup_* steps made, before any thread runs. */
 static void free_setup(struct server *srv)
 {
@@ -539,20 +647,12 @@ int server_run(const struct server_config *cfg)
     struct server srv = {.n_workers = cfg->workers};
     build_shared(&srv, cfg);
     enum io_backend backend;
-    if (check_ports(cfg) != 0 || choose_backend(cfg, &backend) != 0)
-        return 1;
-    struct fleet_key fk;
-    int setup = read_fleet_key(cfg, &fk);
-    if (setup == 0)
-        setup = setup_tls(&srv, cfg);
-    if (setup == 0)
-        setup = setup_credentials(&srv, cfg, &fk);
-    if (setup == 0)
-        setup = setup_longterm(&srv, cfg, &fk);
-    wipe_fleet_key(&fk);
-    if (setup != 0) {
+    int code = load_files(&srv, cfg);
+    if (code == 0 && (check_ports(cfg) != 0 || choose_backend(cfg, &backend) != 0))
+        code = CLI_EXIT_RUNTIME;
+    if (code != 0) {
         free_setup(&srv);
-        return 1;
+        return code;
     }
     srv.workers = calloc(cfg->workers, sizeof(*srv.workers));
     if (srv.workers == NULL) {
@@ -562,6 +662,7 @@ int server_run(const struct server_config *cfg)
     }
     int err = start(&srv, backend);
     if (err == 0) {
+        log_startup(&srv, backend);
         log_ready(&srv, backend);
         signal_loop(&srv, &set);
     }
@@ -573,5 +674,5 @@ int server_run(const struct server_config *cfg)
         close_worker(&srv.workers[i]);
     free(srv.workers);
     free_setup(&srv); /* the front thread took tls_ctx over: NULL here */
-    return err == 0 && !failed ? 0 : 1;
+    return err == 0 && !failed ? 0 : CLI_EXIT_RUNTIME;
 }

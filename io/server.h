@@ -75,6 +75,9 @@ struct server_config {
      * minting, streams): this many leading bits of its IPv4 or IPv6
      * address (core/attr.h stun_addr_prefix). */
     unsigned rate_prefix4, rate_prefix6;
+    /* Given on the command line, not defaulted: a start-up warning when the
+     * backend in use ignores them. */
+    bool batch_given, ring_entries_given;
 };
 
 /* What every thread reads, built once at start-up, then immutable. */
@@ -98,8 +101,9 @@ void server_block_signals(sigset_t *set);
 
 /*
  * Binds everything, starts the threads, serves until SIGTERM/SIGINT, then
- * drains and prints the counters. Returns the process exit code: 0 after a
- * clean stop, 1 when start-up failed (already logged, nothing left open).
+ * drains and prints the counters. Returns the process exit code (already
+ * logged, nothing left open): 0 after a clean stop, 2 when a file a flag
+ * names fails to load, 1 for any other failure (io/cli.h).
  */
 int server_run(const struct server_config *cfg);
 

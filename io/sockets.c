@@ -14,6 +14,42 @@ static int set_int(int fd, int level, int name, int value)
     return setsockopt(fd, level, name, &value, sizeof(value)) < 0 ? -errno : 0;
 }
 
+/* The buffer size fd has now, as a wish would be stated (the kernel
+ * doubles a wish for its bookkeeping and reports the double), or -1. */
+static int buffer_size(int fd, int name)
+{
+    int value;
+    socklen_t len = sizeof(value);
+    return getsockopt(fd, SOL_SOCKET, name, &value, &len) < 0 ? -1 : value / 2;
+}
+
+/*
+ * Buffer sizes are a wish the kernel caps at net.core.rmem_max/wmem_max,
+ * unless we may force them (CAP_NET_ADMIN): not fatal either way. Returns
+ * what was granted.
+ */
+static int set_buffer(int fd, int name, int wish)
+{
+    int force = name == SO_RCVBUF ? SO_RCVBUFFORCE : SO_SNDBUFFORCE;
+    if (set_int(fd, SOL_SOCKET, force, wish) != 0)
+        set_int(fd, SOL_SOCKET, name, wish);
+    return buffer_size(fd, name);
+}
+
+/* Says once (the main thread opens every socket) when a buffer was capped. */
+static void warn_capped(const char *flag, const char *sysctl, int wish, int granted)
+{
+    static bool said[2];
+    bool *once = &said[sysctl[0] == 'w'];
+    if (granted < 0 || granted >= wish || *once)
+        return;
+    *once = true;
+    log_msg(LOG_WARN,
+            "%s %d: the kernel gives %d, capped by net.core.%s (no CAP_NET_ADMIN to "
+            "force it)",
+            flag, wish, granted, sysctl);
+}
+
 static int set_options(int fd, const struct sockaddr_storage *addr, const struct server_config *cfg,
                        bool reuseport)
 {
@@ -28,12 +64,16 @@ static int set_options(int fd, const struct sockaddr_storage *addr, const struct
     /* Every datagram the kernel drops for a full queue is counted. */
     if (err == 0)
         err = set_int(fd, SOL_SOCKET, SO_RXQ_OVFL, 1);
-    /* Buffer sizes are a wish the kernel caps at net.core.rmem_max, unless
-     * we may force them (CAP_NET_ADMIN): not fatal either way. */
-    if (err == 0 && cfg->rcvbuf > 0 && set_int(fd, SOL_SOCKET, SO_RCVBUFFORCE, cfg->rcvbuf) != 0)
-        set_int(fd, SOL_SOCKET, SO_RCVBUF, cfg->rcvbuf);
-    if (err == 0 && cfg->sndbuf > 0)
-        set_int(fd, SOL_SOCKET, SO_SNDBUF, cfg->sndbuf);
+    if (err == 0 && cfg->rcvbuf > 0) {
+        int granted = set_buffer(fd, SO_RCVBUF, cfg->rcvbuf);
+        if (reuseport)
+            warn_capped("--rcvbuf", "rmem_max", cfg->rcvbuf, granted);
+    }
+    if (err == 0 && cfg->sndbuf > 0) {
+        int granted = set_buffer(fd, SO_SNDBUF, cfg->sndbuf);
+        if (reuseport)
+            warn_capped("--sndbuf", "wmem_max", cfg->sndbuf, granted);
+    }
     return err;
 }
 
@@ -63,4 +103,21 @@ int sockets_check_free(const struct sockaddr_storage *addr, const struct server_
     if (err == 0)
         close(fd);
     return err;
+}
+
+int sockets_buffer_granted(int name, int wish)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int granted;
+    if (wish > 0) {
+        granted = set_buffer(fd, name, wish);
+    } else {
+        /* A fresh socket reports the default itself, not doubled. */
+        granted = buffer_size(fd, name);
+        granted = granted < 0 ? -1 : granted * 2;
+    }
+    close(fd);
+    return granted;
 }

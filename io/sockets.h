@@ -18,4 +18,11 @@ int sockets_open_udp(const struct sockaddr_storage *addr, const struct server_co
 /* 0 when nobody holds addr's port; -EADDRINUSE (or another -errno) if not. */
 int sockets_check_free(const struct sockaddr_storage *addr, const struct server_config *cfg);
 
+/*
+ * The SO_RCVBUF or SO_SNDBUF (name) a UDP socket gets for a wish of that
+ * many bytes, as sockets_open_udp sets it (forced past the sysctl cap when
+ * allowed); wish 0: the kernel's default. -1 if no socket can be opened.
+ */
+int sockets_buffer_granted(int name, int wish);
+
 #endif

@@ -362,6 +362,8 @@ static bool answer(struct tcp_front *f, struct conn *c, const uint8_t *msg, size
      * the framing still holds. The reply's from/dest are for UDP; a stream
      * answer goes back on its own connection. */
     c->out_len += reply.len;
+    if (reply.len > 0)
+        counters_code(&f->counters, reply.code);
     return true;
 }
 

@@ -44,10 +44,10 @@ SSL_CTX *tls_context_load(const char *cert, const char *key, char *err, size_t e
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
-        return fail(ctx, "certificate", cert, err, err_cap);
+        return fail(ctx, "--cert", cert, err, err_cap);
     if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
-        return fail(ctx, "key", key, err, err_cap);
+        return fail(ctx, "--key", key, err, err_cap);
     if (SSL_CTX_check_private_key(ctx) != 1)
-        return fail(ctx, "key does not match the certificate:", key, err, err_cap);
+        return fail(ctx, "--key does not match --cert:", key, err, err_cap);
     return ctx;
 }

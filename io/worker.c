@@ -48,6 +48,7 @@ size_t worker_handle(struct worker *w, unsigned family, enum stun_endpoint ep, c
     meta->set_source = sh->wildcard[family];
     if (meta->set_source)
         meta->source = *local;
+    counters_code(&w->counters, reply.code); /* last: counted only when it goes out */
     return reply.len;
 }
 

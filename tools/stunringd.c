@@ -18,6 +18,7 @@
 #include "io/cli.h"
 #include "io/log.h"
 #include "io/server.h"
+#include "io/sockets.h"
 
 #ifndef STUNRING_VERSION
 #define STUNRING_VERSION "0.0.0"
@@ -31,6 +32,7 @@ struct options {
     unsigned n_alt;
     const char *cpus_text;
     bool print_config;
+    enum log_level log_level;
 };
 
 static unsigned online_cpus(void)
@@ -61,11 +63,12 @@ static void set_defaults(struct options *o)
     o->cfg.tls_handshake_ms = 5000;
     o->cfg.auth = STUN_AUTH_NONE;
     o->cfg.credential_ttl_s = 600;
-    o->cfg.max_credentials = 100000; /* ~720 bytes each: 72 MB, 160 mints/s sustained */
+    o->cfg.max_credentials = 100000; /* 94 MB (secret_table_bytes), 160 mints/s sustained */
     o->cfg.nonce_ttl_s = 600;
     o->cfg.mint_rate = 20;
     o->cfg.rate_prefix4 = 32; /* one IPv4 address: a CGNAT's users share it anyway */
     o->cfg.rate_prefix6 = 64; /* one IPv6 subnet: a host owns its whole /64 */
+    o->log_level = LOG_INFO;
 }
 
 static const char *auth_name(enum stun_auth_mode mode)
@@ -89,7 +92,7 @@ static void print_help(void)
     printf("  --port N             primary port (default: %u)\n", d.cfg.port);
     printf("  --alt-port N         alternate port, used with --alt-address (default: %u)\n",
            d.cfg.alt_port);
-    printf("  --workers N          UDP worker threads (default: %u, the CPUs available)\n",
+    printf("  --workers N          UDP worker threads (default: the CPUs available, %u here)\n",
            d.cfg.workers);
     printf("  --cpus LIST          pin worker i to the i-th CPU of LIST, e.g. 0-3,8\n"
            "                       (default: the CPUs available, in order)\n");
@@ -108,7 +111,8 @@ static void print_help(void)
            "port)\n");
     printf("  --tcp-max-conns N    open TCP connections at most (default: %u)\n",
            d.cfg.tcp_max_conns);
-    printf("  --tcp-idle-ms N      close a TCP connection idle this long (default: %u)\n",
+    printf("  --tcp-idle-ms N      close a TCP or TLS connection idle this long, in ms\n"
+           "                       (default: %u)\n",
            d.cfg.tcp_idle_ms);
     printf("  --tls-port N         port of STUN over TLS and Shared Secret Requests\n"
            "                       (default: %u; served when --cert and --key are given)\n",
@@ -126,9 +130,14 @@ static void print_help(void)
            auth_name(d.cfg.auth));
     printf("  --credential-ttl S   seconds a minted Shared Secret stays valid (default: %u)\n",
            d.cfg.credential_ttl_s);
-    printf("  --max-credentials N  credentials held at once, about 720 bytes each; size it\n"
-           "                       for (mints per second) x (TTL + 10 s) (default: %u)\n",
-           d.cfg.max_credentials);
+    size_t table = secret_table_bytes(d.cfg.max_credentials);
+    printf("  --max-credentials N  credentials held at once; size it for (mints per second)\n"
+           "                       x (TTL + 10 s). Slots: a power of 2, at least 2N, of %zu\n"
+           "                       bytes each: about %zu bytes a credential at the default\n"
+           "                       (%zu MB); one past a power of 2 doubles the table\n"
+           "                       (default: %u)\n",
+           secret_table_slot_bytes(), (table + d.cfg.max_credentials / 2) / d.cfg.max_credentials,
+           table / 1000000, d.cfg.max_credentials);
     printf("  --mint-rate N        Shared Secrets a second one client IP may mint, in bursts\n"
            "                       of 10 x N; more get 500; 0: no limit (default: %u)\n",
            d.cfg.mint_rate);
@@ -139,9 +148,9 @@ static void print_help(void)
     printf("  --secret-key FILE    fleet key (16+ bytes): credentials minted by any server\n"
            "                       holding it validate on all (default: a random key)\n");
     printf("  --secret-key-previous FILE\n"
-           "                       the fleet key before the current one: credentials and\n"
-           "                       nonces made under it are still accepted, nothing new is\n"
-           "                       made with it (a rollover; needs --secret-key; default: none)\n");
+           "                       the fleet key before the current one, for a rollover:\n"
+           "                       what was made under it is still accepted, nothing new\n"
+           "                       is; needs --secret-key (default: none)\n");
     printf("  --realm TEXT         REALM of long-term credentials, with --users\n"
            "                       (default: none)\n");
     printf("  --users FILE         long-term users, one 'USER:PASSWORD' or stunring-passwd\n"
@@ -154,10 +163,14 @@ static void print_help(void)
     printf("  --rate-prefix6 BITS  likewise for IPv6: a host owns its whole /64 (default: %u)\n",
            d.cfg.rate_prefix6);
     printf("  --log-level LEVEL    error, warn, info or debug (default: %s)\n",
-           log_level_name(log_threshold));
+           log_level_name(d.log_level));
     printf("  --print-config       print the effective configuration and exit\n");
     printf("  --version            print the version and exit\n");
     printf("  --help               this text\n\n"
+           "Exit codes: 0 after a clean stop; 2 for a bad flag or value, including a file\n"
+           "a flag names that fails to load at start-up (--cert, --key, --secret-key,\n"
+           "--users); 1 for a runtime failure (a port taken, an address that cannot be\n"
+           "bound, io_uring unavailable with --backend uring, out of memory).\n"
            "Signals: SIGTERM/SIGINT stop (exit 0), SIGUSR1 prints the counters,\n"
            "SIGHUP reloads the certificate and key, --secret-key and --users.\n");
 }
@@ -306,11 +319,13 @@ static void apply_flag(struct options *o, int flag, const char *arg)
         break;
     case F_BATCH:
         c->batch = (unsigned)cli_number("--batch", arg, 1, SERVER_MAX_BATCH);
+        c->batch_given = true;
         break;
     case F_RING_ENTRIES:
         c->ring_entries = (unsigned)cli_number("--ring-entries", arg, 8, SERVER_MAX_RING_ENTRIES);
         if (c->ring_entries & (c->ring_entries - 1))
             cli_usage_error("--ring-entries: want a power of 2, got '%s'", arg);
+        c->ring_entries_given = true;
         break;
     case F_RCVBUF:
         c->rcvbuf = (int)cli_number("--rcvbuf", arg, 1024, INT_MAX / 2);
@@ -393,7 +408,7 @@ static void apply_flag(struct options *o, int flag, const char *arg)
         int level = log_level_parse(arg);
         if (level < 0)
             cli_usage_error("--log-level: want error, warn, info or debug, got '%s'", arg);
-        log_threshold = (enum log_level)level;
+        o->log_level = (enum log_level)level;
         break;
     }
     case F_PRINT_CONFIG:
@@ -484,6 +499,22 @@ static void check_combinations(const struct options *o)
                         c->realm ? "--users" : "--realm");
     if (c->users_file != NULL && c->auth == STUN_AUTH_NONE)
         cli_usage_error("--users: needs --auth optional or required");
+    /* Only an authenticated request may name RESPONSE-ADDRESS. */
+    if (c->response_address && c->auth == STUN_AUTH_NONE)
+        cli_usage_error("--response-address: needs --auth optional or required (with --auth "
+                        "none no request authenticates, so it could never apply)");
+}
+
+/* A socket buffer as configured and as the kernel will grant it. */
+static void print_buffer(const char *name, int option, int wish)
+{
+    int granted = sockets_buffer_granted(option, wish);
+    if (wish == 0)
+        printf("%s kernel default (%d)\n", name, granted);
+    else if (granted >= 0 && granted < wish)
+        printf("%s %d (the kernel gives %d: capped by its sysctl)\n", name, wish, granted);
+    else
+        printf("%s %d\n", name, wish);
 }
 
 static void print_config(const struct options *o)
@@ -500,17 +531,24 @@ static void print_config(const struct options *o)
         printf("auto");
     for (unsigned i = 0; i < c->n_cpus; i++)
         printf("%s%d", i ? "," : "", c->cpus[i]);
-    printf("\nbackend %s\nbatch %u\nring-entries %u\n", io_backend_name(c->backend), c->batch,
-           c->ring_entries);
-    printf("rcvbuf %d\nsndbuf %d\n", c->rcvbuf, c->sndbuf);
+    if (c->n_cpus > 0 && c->n_cpus < c->workers)
+        printf(" (shared: worker i on CPU i mod %u)", c->n_cpus);
+    printf("\nbackend %s\n", io_backend_name(c->backend));
+    printf("batch %u%s\n", c->batch, c->backend == IO_BACKEND_URING ? " (unused by uring)" : "");
+    printf("ring-entries %u%s\n", c->ring_entries,
+           c->backend == IO_BACKEND_MMSG ? " (unused by mmsg)" : "");
+    print_buffer("rcvbuf", SO_RCVBUF, c->rcvbuf);
+    print_buffer("sndbuf", SO_SNDBUF, c->sndbuf);
     printf("software %s\n", c->software ? c->software : "(off)");
     printf("tcp %s\ntcp-max-conns %u\ntcp-idle-ms %u\n", c->tcp ? "on" : "off", c->tcp_max_conns,
            c->tcp_idle_ms);
     printf("tls-port %u\ncert %s\nkey %s\ntls-max-conns %u\ntls-handshake-ms %u\n", c->tls_port,
            c->cert ? c->cert : "(none)", c->key ? c->key : "(none)", c->tls_max_conns,
            c->tls_handshake_ms);
-    printf("auth %s\ncredential-ttl %u\nmax-credentials %u\nmint-rate %u\nsecret-key %s\n",
-           auth_name(c->auth), c->credential_ttl_s, c->max_credentials, c->mint_rate,
+    printf("auth %s\ncredential-ttl %u\n", auth_name(c->auth), c->credential_ttl_s);
+    printf("max-credentials %u (table: %zu bytes)\n", c->max_credentials,
+           secret_table_bytes(c->max_credentials));
+    printf("mint-rate %u\nsecret-key %s\n", c->mint_rate,
            c->secret_key_file ? c->secret_key_file : "(random)");
     printf("secret-key-previous %s\n",
            c->secret_key_previous_file ? c->secret_key_previous_file : "(none)");
@@ -534,6 +572,7 @@ int main(int argc, char **argv)
     set_defaults(&o);
     for (int flag; (flag = cli_next_flag(argc, argv, flags)) != -1;)
         apply_flag(&o, flag, optarg);
+    log_threshold = o.log_level;
     resolve_addresses(&o);
     check_combinations(&o);
     if (o.print_config) {

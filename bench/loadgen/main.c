@@ -19,6 +19,8 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -165,6 +167,94 @@ static void learn_long_term(const struct bench_options *o)
     plan.has_lt = true;
 }
 
+/* What a kind of request needs of the server, as the stunringd flag. */
+static const char *server_needs(enum bench_kind kind)
+{
+    switch (kind) {
+    case BENCH_CHANGE_REQUEST:
+        return "--alt-address (with a concrete --listen)";
+    case BENCH_SHORT_TERM:
+        return "--auth optional or required (with --auth none signed requests get unsigned "
+               "answers)";
+    case BENCH_LONG_TERM:
+        return "--auth required --realm R --users FILE, FILE listing --user with --password";
+    default:
+        return "nothing special";
+    }
+}
+
+static int probe_socket(struct bench_endpoints *ep)
+{
+    struct timeval tv = {.tv_sec = 0, .tv_usec = PROBE_WAIT_MS * 1000};
+    struct sockaddr_storage self = plan.local;
+    socklen_t len = sizeof(self);
+    int fd = socket(self.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+        bind(fd, (const struct sockaddr *)&self, addr_len(&self)) < 0 ||
+        getsockname(fd, (struct sockaddr *)&self, &len) < 0)
+        setup_error("probe socket: %s", strerror(errno));
+    addr_to_stun(&self, &ep->self_udp);
+    return fd;
+}
+
+/* Reads answers to f's one request: the verdict on the first that matches
+ * it, or BENCH_STRAY when none came in time. */
+static enum bench_verdict probe_answer(int fd, struct bench_flow *f, struct bench_answer *ans)
+{
+    uint8_t buf[2048];
+    for (int r = 0; r < PROBE_READS; r++) {
+        struct sockaddr_storage from;
+        socklen_t from_len = sizeof(from);
+        ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &from_len);
+        if (n < 0)
+            break;
+        struct stun_addr source;
+        addr_to_stun(&from, &source);
+        bench_flow_answer(f, buf, (size_t)n, &source, BENCH_VIA_UDP, bench_now_ns(), ans);
+        if (ans->verdict == BENCH_VALID || ans->verdict == BENCH_INVALID)
+            return ans->verdict;
+    }
+    return BENCH_STRAY;
+}
+
+/*
+ * One request of a kind that needs something of the server, checked as the
+ * run will check it: a server without what the kind needs is refused now,
+ * in one line naming the stunringd flag, not after a run full of invalid.
+ */
+static void probe_kind(const struct bench_options *o, enum bench_kind kind)
+{
+    char text[ADDR_TEXT_MAX];
+    static struct bench_entry ring[PROBE_TRIES * 2];
+    struct bench_tally tally = {0};
+    struct bench_endpoints ep = plan.ep;
+    struct bench_flow f;
+    int fd = probe_socket(&ep);
+    bench_flow_init(&f, ring, PROBE_TRIES * 2, 0, plan.nonce,
+                    (uint64_t)PROBE_WAIT_MS * PROBE_TRIES * 1000000u, &ep, &tally);
+    f.cred = plan.has_cred ? &plan.cred : NULL;
+    if (plan.has_lt)
+        bench_flow_use_lt(&f, &plan.lt);
+    for (int t = 0; t < PROBE_TRIES; t++) {
+        uint8_t req[BENCH_REQUEST_MAX];
+        size_t len = bench_flow_request(&f, kind, bench_now_ns(), req, sizeof(req));
+        if (len > 0)
+            sendto(fd, req, len, 0, (const struct sockaddr *)&o->server, addr_len(&o->server));
+        struct bench_answer ans;
+        enum bench_verdict v = probe_answer(fd, &f, &ans);
+        if (v == BENCH_VALID) {
+            close(fd);
+            return;
+        }
+        if (v == BENCH_INVALID)
+            setup_error("--mix %s: %s answered a probe wrongly (%s): it needs %s",
+                        bench_kind_name(kind), addr_format(&o->server, text),
+                        bench_invalid_name(ans.why), server_needs(kind));
+    }
+    setup_error("--mix %s: no answer from %s to a probe in %d ms", bench_kind_name(kind),
+                addr_format(&o->server, text), PROBE_TRIES * PROBE_WAIT_MS);
+}
+
 /* tls: the context of every connection to --tls-port, made once. */
 static void prepare_tls(const struct bench_options *o)
 {
@@ -199,13 +289,18 @@ static void make_plan(const struct bench_options *o)
         learn_long_term(o);
     if (o->weights[BENCH_TLS] > 0)
         prepare_tls(o);
+    if (getrandom(&plan.nonce, sizeof(plan.nonce), 0) != sizeof(plan.nonce))
+        plan.nonce = (uint32_t)bench_now_ns() ^ (uint32_t)getpid();
+    static const enum bench_kind needy[] = {BENCH_CHANGE_REQUEST, BENCH_SHORT_TERM,
+                                            BENCH_LONG_TERM};
+    for (size_t i = 0; i < sizeof(needy) / sizeof(needy[0]); i++)
+        if (o->weights[needy[i]] > 0)
+            probe_kind(o, needy[i]);
     /* Answers to change-request come from other endpoints: a connected
      * socket would not see them. */
     plan.connect_udp = o->weights[BENCH_CHANGE_REQUEST] == 0;
     plan.use_tcp = o->weights[BENCH_TCP] > 0;
     plan.gso = gso_available(o);
-    if (getrandom(&plan.nonce, sizeof(plan.nonce), 0) != sizeof(plan.nonce))
-        plan.nonce = (uint32_t)bench_now_ns() ^ (uint32_t)getpid();
     uint32_t sum = 0;
     int kinds = 0;
     plan.single_kind = -1;

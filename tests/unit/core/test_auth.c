@@ -272,6 +272,7 @@ static void assert_error(const struct stun_request *req, const struct stun_reply
     cr_assert_arr_eq(out + 4, req->data + 4, 16, "transaction id (and cookie) echoed");
     cr_assert(stun_msg_get_error(m, &got, &reason, &reason_len));
     cr_assert_eq(got, code, "code %d, want %d", got, code);
+    cr_assert_eq(r->code, code, "reply.code %u names the code sent", r->code);
     cr_assert_eq(r->from, req->arrived);
     cr_assert(stun_addr_equal(&r->dest, req->source), "errors go back to the source");
 }
@@ -321,6 +322,7 @@ static void assert_success_to(const struct stun_request *req, const struct stun_
                               struct stun_msg *m, const struct stun_addr *dest)
 {
     assert_status(r, STUN_OK);
+    cr_assert_eq(r->code, 0, "a success has no code");
     parse_answer(r, m);
     cr_assert_eq(m->type, 0x0101, "Binding Success Response, got 0x%04x", m->type);
     cr_assert_arr_eq(out + 4, req->data + 4, 16, "transaction id (and cookie) echoed");

@@ -167,6 +167,7 @@ static void assert_success(const struct stun_request *req, const struct stun_rep
                            struct stun_msg *m, enum stun_endpoint from_ep)
 {
     cr_assert_eq(r->status, STUN_OK, "status %s", stun_status_name(r->status));
+    cr_assert_eq(r->code, 0, "a success has no code");
     parse_answer(r, m);
     cr_assert_eq(m->type, 0x0101, "Binding Success Response, got 0x%04x", m->type);
     cr_assert_arr_eq(out + 4, req->data + 4, 16, "transaction id (and cookie) echoed");
@@ -189,6 +190,7 @@ static void assert_error(const struct stun_request *req, const struct stun_reply
     cr_assert_arr_eq(out + 4, req->data + 4, 16, "transaction id (and cookie) echoed");
     cr_assert(stun_msg_get_error(m, &got, &reason, &reason_len));
     cr_assert_eq(got, code);
+    cr_assert_eq(r->code, code, "reply.code %u names the code sent", r->code);
     cr_assert_gt(reason_len, 0, "a reason phrase");
     cr_assert_eq(r->from, req->arrived);
     assert_addr_eq(&r->dest, req->source, "dest");

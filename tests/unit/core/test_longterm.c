@@ -301,6 +301,7 @@ static void assert_error(const struct stun_request *req, const struct stun_reply
     cr_assert_arr_eq(out + 4, req->data + 4, 16, "transaction id (and cookie) echoed");
     cr_assert(stun_msg_get_error(m, &got, &reason, &reason_len));
     cr_assert_eq(got, code, "code %d, want %d", got, code);
+    cr_assert_eq(r->code, code, "reply.code %u names the code sent", r->code);
     cr_assert(stun_addr_equal(&r->dest, req->source), "errors go back to the source");
 }
 

@@ -64,6 +64,21 @@ Test(secret_table, create_rejects_zero_and_oversized_capacity)
     secret_table_destroy(NULL);
 }
 
+Test(secret_table, bytes_are_slots_times_slot_size)
+{
+    /* Slots: a power of 2 at least 2 x max_entries, so one entry past a
+     * power of 2 doubles the table. */
+    size_t slot = secret_table_slot_bytes();
+    cr_assert_gt(slot, 0);
+    cr_expect_eq(secret_table_bytes(65536), 131072 * slot);
+    cr_expect_eq(secret_table_bytes(65537), 262144 * slot);
+    cr_expect_eq(secret_table_bytes(100000), 262144 * slot);
+    cr_expect_eq(secret_table_bytes(0), 0);
+    cr_expect_eq(secret_table_bytes(SECRET_TABLE_MAX_ENTRIES + 1u), 0);
+    make_table(100000);
+    cr_expect_eq(secret_table_slots(table) * slot, secret_table_bytes(100000));
+}
+
 Test(secret_table, insert_then_lookup_copies_the_entry)
 {
     struct secret_entry e;
