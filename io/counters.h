@@ -36,6 +36,8 @@ enum io_event {
     IO_TLS_IDLE_CLOSED,
     IO_TLS_ERRORS,  /* established connections closed on a TLS error */
     IO_TLS_RELOADS, /* certificates swapped in on SIGHUP */
+    /* Streams (io/tcp.c). */
+    IO_STREAM_TOO_LONG, /* messages over 2,048 bytes: discarded, a request answered 400 */
     IO_EVENT_COUNT
 };
 

@@ -45,6 +45,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "core/frame.h"
 #include "core/stun.h"
 #include "core/wire.h"
 #include "io/addr.h"
@@ -55,14 +56,20 @@
 
 enum {
     TCP_BACKLOG = 1024,
-    TCP_IN_SIZE = 2 * RX_BUF_SIZE, /* a whole message, and the start of the next */
-    TCP_OUT_SIZE = 8192,           /* several answers; at least one TX_BUF_SIZE slot */
-    TCP_MAX_EVENTS = 256,          /* epoll events per wait */
-    TCP_ACCEPT_BATCH = 256,        /* accepts per listener event: the others get a turn */
-    TCP_SWEEP_MAX = 1024,          /* idle closes per pass */
-    TCP_TICK_MS = 1000,            /* longest wait: stop is seen even without a wake */
-    TCP_ACCEPT_PAUSE_MS = 100,     /* out of descriptors: stop accepting this long */
-    TLS_PENDING_READS = 16,        /* reads per event of plaintext OpenSSL already holds */
+    /* The longest message answered whole: a UDP datagram's limit, and no
+     * method served here needs more. A longer one (RFC 8489 allows up to
+     * 65,555 bytes) is framed, its request answered 400 and its body
+     * discarded as it arrives: the connection stays in step, and no
+     * buffer grows with what a client sends. */
+    TCP_MAX_MESSAGE = RX_BUF_SIZE,
+    TCP_IN_SIZE = 2 * TCP_MAX_MESSAGE, /* a whole message, and the start of the next */
+    TCP_OUT_SIZE = 8192,               /* several answers; at least one TX_BUF_SIZE slot */
+    TCP_MAX_EVENTS = 256,              /* epoll events per wait */
+    TCP_ACCEPT_BATCH = 256,            /* accepts per listener event: the others get a turn */
+    TCP_SWEEP_MAX = 1024,              /* idle closes per pass */
+    TCP_TICK_MS = 1000,                /* longest wait: stop is seen even without a wake */
+    TCP_ACCEPT_PAUSE_MS = 100,         /* out of descriptors: stop accepting this long */
+    TLS_PENDING_READS = 16,            /* reads per event of plaintext OpenSSL already holds */
 };
 
 /* What a listener or connection speaks; indexes caps, counts and listeners. */
@@ -92,6 +99,7 @@ struct conn {
     uint32_t prev, next;     /* deadline list, oldest first */
     uint64_t last_ms;        /* CLOCK_MONOTONIC of the accept, then of the last activity */
     struct stun_addr peer, local;
+    struct stun_framer framer; /* where the next message starts in `in` */
     size_t in_len, out_len;
     uint8_t in[TCP_IN_SIZE];
     uint8_t out[TCP_OUT_SIZE];
@@ -237,6 +245,7 @@ static int conn_open(struct tcp_front *f, enum stream_kind kind, unsigned family
     c->family = family;
     c->eof = false;
     c->in_len = c->out_len = 0;
+    stun_framer_init(&c->framer, TCP_MAX_MESSAGE);
     addr_to_stun(peer, &c->peer);
     addr_to_stun(&local, &c->local);
     c->last_ms = f->now_ms;
@@ -306,36 +315,6 @@ static void accept_all(struct tcp_front *f, unsigned listener)
 
 /* ---- framing and answering ---- */
 
-/*
- * RFC 8489 §6.2.2: over TCP, messages follow one another with nothing in
- * between; the header's length field is the only framing. Returns the
- * whole message's length, 0 while more bytes are needed, or -1 when the
- * bytes cannot be the start of a STUN message we serve (*why says how).
- * It judges as soon as the bytes it needs are in, so a non-STUN client
- * ("GET / HTTP/1.1") is turned away without waiting for 20 bytes.
- */
-static long frame_len(const uint8_t *p, size_t have, enum stun_status *why)
-{
-    if (have < 1)
-        return 0;
-    if (p[0] & 0xC0) { /* RFC 8489 §5: the two leading bits are zero */
-        *why = STUN_DROP_NOT_STUN;
-        return -1;
-    }
-    if (have < 4)
-        return 0;
-    size_t body = wire_get16(p + 2);
-    /* RFC 8489 §5: attributes are padded to 4, so is the length. We answer
-     * only requests, and accept none longer than a UDP receive buffer. */
-    if (body % 4 != 0 || STUN_HEADER_LEN + body > RX_BUF_SIZE) {
-        *why = STUN_DROP_LENGTH;
-        return -1;
-    }
-    if (have < STUN_HEADER_LEN + body)
-        return 0;
-    return (long)(STUN_HEADER_LEN + body);
-}
-
 /* Answers one whole message into the output buffer's tail. false: the
  * stream is out of step (the handler found no STUN framing there). */
 static bool answer(struct tcp_front *f, struct conn *c, const uint8_t *msg, size_t len)
@@ -373,6 +352,26 @@ enum input {
     INPUT_GARBAGE,    /* not STUN: close */
 };
 
+/* The header of a message over TCP_MAX_MESSAGE: a request is answered
+ * 400, counted either way; the framer discards the rest as it arrives. */
+static void answer_too_long(struct tcp_front *f, struct conn *c, const uint8_t *hdr)
+{
+    counters_event(&f->counters, IO_STREAM_TOO_LONG);
+    c->out_len += stun_frame_write_too_long(hdr, c->out + c->out_len, TX_BUF_SIZE);
+}
+
+/* One framing verdict acted on; false: the stream is out of step. */
+static bool act_on(struct tcp_front *f, struct conn *c, const uint8_t *p, struct stun_frame v)
+{
+    if (v.kind == STUN_FRAME_GARBAGE) {
+        counters_status(&f->counters, v.why);
+        return false;
+    }
+    if (v.kind == STUN_FRAME_TOO_LONG)
+        answer_too_long(f, c, p);
+    return v.kind != STUN_FRAME_MESSAGE || answer(f, c, p, v.len);
+}
+
 /*
  * Answers every whole message in the input buffer, in order (RFC 8489
  * §6.2.2 lets a client pipeline requests on one connection), while the
@@ -381,27 +380,26 @@ enum input {
 static enum input process_input(struct tcp_front *f, struct conn *c)
 {
     size_t pos = 0;
+    bool whole = false; /* a message was framed whole: activity */
     enum input r = INPUT_NEED_ROOM;
     while (out_has_room(c)) {
-        enum stun_status why = STUN_OK;
-        long len = frame_len(c->in + pos, c->in_len - pos, &why);
-        if (len < 0)
-            counters_status(&f->counters, why);
-        if (len < 0 || (len > 0 && !answer(f, c, c->in + pos, (size_t)len))) {
+        struct stun_frame v = stun_frame_next(&c->framer, c->in + pos, c->in_len - pos);
+        if (!act_on(f, c, c->in + pos, v)) {
             r = INPUT_GARBAGE;
             break;
         }
-        if (len == 0) {
+        if (v.kind == STUN_FRAME_NEED_MORE) {
             r = INPUT_NEED_BYTES;
             break;
         }
-        pos += (size_t)len;
+        whole |= v.kind != STUN_FRAME_SKIP || c->framer.skip == 0;
+        pos += v.len;
     }
     /* One move per read, not one per message. */
     memmove(c->in, c->in + pos, c->in_len - pos);
     c->in_len -= pos;
-    if (pos > 0)
-        touch(f, c); /* whole messages are activity */
+    if (whole)
+        touch(f, c);
     return r;
 }
 
