@@ -24,6 +24,9 @@ static const char *const event_names[IO_EVENT_COUNT] = {
     [IO_TLS_ERRORS] = "tls_errors",
     [IO_TLS_RELOADS] = "tls_reloads",
     [IO_STREAM_TOO_LONG] = "stream_too_long",
+    [IO_TCP_REFUSED_CLIENT] = "tcp_refused_client",
+    [IO_TLS_REFUSED_CLIENT] = "tls_refused_client",
+    [IO_TLS_REFUSED_HANDSHAKE_RATE] = "tls_refused_handshake_rate",
 };
 
 static uint64_t load(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }

@@ -37,7 +37,10 @@ enum io_event {
     IO_TLS_ERRORS,  /* established connections closed on a TLS error */
     IO_TLS_RELOADS, /* certificates swapped in on SIGHUP */
     /* Streams (io/tcp.c). */
-    IO_STREAM_TOO_LONG, /* messages over 2,048 bytes: discarded, a request answered 400 */
+    IO_STREAM_TOO_LONG,    /* messages over 2,048 bytes: discarded, a request answered 400 */
+    IO_TCP_REFUSED_CLIENT, /* TCP connections over --stream-max-per-client */
+    IO_TLS_REFUSED_CLIENT, /* TLS connections over --stream-max-per-client */
+    IO_TLS_REFUSED_HANDSHAKE_RATE, /* TLS connections over --tls-handshake-rate */
     IO_EVENT_COUNT
 };
 

@@ -74,6 +74,11 @@ struct server_config {
      * minting, streams): this many leading bits of its IPv4 or IPv6
      * address (core/attr.h stun_addr_prefix). */
     unsigned rate_prefix4, rate_prefix6;
+    /* Streams, per client (io/tcp.c): open TCP and, apart, open TLS
+     * connections at most (0: no cap); TLS handshakes begun a second, in
+     * bursts of as many (0: no limit). */
+    unsigned stream_max_per_client;
+    unsigned tls_handshake_rate;
 };
 
 /* What every thread reads, built once at start-up, then immutable. */

@@ -25,10 +25,23 @@
  * the slots that minting needs, nor the reverse. This thread is the only
  * writer of the shared-secret table: it mints, and reclaims expired
  * credentials on every turn.
+ *
+ * No one client (an address prefix, --rate-prefix4/6) can starve the
+ * others: it holds at most --stream-max-per-client TCP connections and as
+ * many TLS ones, and opens at most --tls-handshake-rate TLS connections a
+ * second. Both are decided at accept, on the address alone; a connection
+ * refused is closed before any TLS work and counted. A client that keeps
+ * its connections busy (a Binding every few seconds) keeps them: that is
+ * what an honest keep-alive looks like, and RFC 8489 §6.2.2 asks the
+ * server to leave a connection open until the client closes it or it
+ * times out. A lifetime per connection would not free anything for
+ * others, since the holder reconnects at once; the per-client cap is what
+ * bounds it, to its own share.
  */
 #include "io/tcp.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -50,8 +63,10 @@
 #include "core/wire.h"
 #include "io/addr.h"
 #include "io/clock.h"
+#include "io/conn_counts.h"
 #include "io/credentials.h"
 #include "io/log.h"
+#include "io/ratelimit.h"
 #include "io/tls.h"
 
 enum {
@@ -70,6 +85,7 @@ enum {
     TCP_TICK_MS = 1000,                /* longest wait: stop is seen even without a wake */
     TCP_ACCEPT_PAUSE_MS = 100,         /* out of descriptors: stop accepting this long */
     TLS_PENDING_READS = 16,            /* reads per event of plaintext OpenSSL already holds */
+    TCP_HANDSHAKE_CLIENTS = 16384,     /* clients the handshake limiter remembers at once */
 };
 
 /* What a listener or connection speaks; indexes caps, counts and listeners. */
@@ -99,6 +115,7 @@ struct conn {
     uint32_t prev, next;     /* deadline list, oldest first */
     uint64_t last_ms;        /* CLOCK_MONOTONIC of the accept, then of the last activity */
     struct stun_addr peer, local;
+    struct stun_addr client;   /* the peer's prefix: whom the per-client caps count */
     struct stun_framer framer; /* where the next message starts in `in` */
     size_t in_len, out_len;
     uint8_t in[TCP_IN_SIZE];
@@ -113,6 +130,8 @@ struct tcp_front {
     SSL_CTX *tls_ctx;     /* NULL: no TLS */
     SSL_CTX *pending_ctx; /* a reloaded context, handed over by the main thread */
     unsigned open[KIND_COUNT], cap[KIND_COUNT];
+    struct conn_counts *per_client;  /* open connections per client and kind */
+    struct rate_limiter *handshakes; /* TLS handshakes begun per client; NULL: no limit */
     bool thread_started;
     pthread_t thread;
     struct conn *conns;
@@ -187,6 +206,7 @@ static void conn_close(struct tcp_front *f, struct conn *c)
     close(c->fd);
     c->fd = -1;
     f->open[c->kind]--;
+    conn_counts_give_back(f->per_client, &c->client, c->kind);
     f->free_slots[f->n_free++] = (uint32_t)(c - f->conns);
 }
 
@@ -211,7 +231,7 @@ static SSL *tls_open(struct tcp_front *f, int fd)
 
 /* Takes a free slot for an accepted socket; -errno leaves fd to the caller. */
 static int conn_open(struct tcp_front *f, enum stream_kind kind, unsigned family, int fd,
-                     const struct sockaddr_storage *peer)
+                     const struct stun_addr *peer, const struct stun_addr *client)
 {
     struct sockaddr_storage local;
     socklen_t len = sizeof(local);
@@ -246,7 +266,8 @@ static int conn_open(struct tcp_front *f, enum stream_kind kind, unsigned family
     c->eof = false;
     c->in_len = c->out_len = 0;
     stun_framer_init(&c->framer, TCP_MAX_MESSAGE);
-    addr_to_stun(peer, &c->peer);
+    c->peer = *peer;
+    c->client = *client;
     addr_to_stun(&local, &c->local);
     c->last_ms = f->now_ms;
     list_push(f, c, kind == KIND_TLS ? LIST_HANDSHAKE : LIST_IDLE);
@@ -283,8 +304,54 @@ static void resume_accepting(struct tcp_front *f)
     f->accept_resume_ms = 0;
 }
 
-/* Over the cap a connection is accepted and closed at once: left in the
+/*
+ * Whether client may open one more connection of kind; if so it is
+ * counted (the caller gives it back if the connection cannot be opened).
+ * If not, *refusal is the counter that says why. Decided on the address
+ * alone, before any TLS work: the whole table, then the client's share
+ * of it, then (TLS) the client's handshakes a second.
+ */
+static bool admit(struct tcp_front *f, enum stream_kind kind, const struct stun_addr *client,
+                  enum io_event *refusal)
+{
+    bool tls = kind == KIND_TLS;
+    if (f->open[kind] >= f->cap[kind]) {
+        *refusal = tls ? IO_TLS_REFUSED : IO_TCP_REFUSED;
+        return false;
+    }
+    if (!conn_counts_take(f->per_client, client, kind, f->shared->cfg->stream_max_per_client)) {
+        *refusal = tls ? IO_TLS_REFUSED_CLIENT : IO_TCP_REFUSED_CLIENT;
+        return false;
+    }
+    if (tls && f->handshakes != NULL && !rate_limiter_allow(f->handshakes, client, f->now_ms)) {
+        conn_counts_give_back(f->per_client, client, kind);
+        *refusal = IO_TLS_REFUSED_HANDSHAKE_RATE;
+        return false;
+    }
+    return true;
+}
+
+/* A connection refused is accepted and closed at once: left in the
  * backlog it would keep the listener readable and retry forever. */
+static void accept_one(struct tcp_front *f, enum stream_kind kind, unsigned family, int fd,
+                       const struct sockaddr_storage *from)
+{
+    const struct server_config *cfg = f->shared->cfg;
+    struct stun_addr peer, client;
+    addr_to_stun(from, &peer);
+    client = stun_addr_prefix(&peer, cfg->rate_prefix4, cfg->rate_prefix6);
+    enum io_event refusal;
+    if (!admit(f, kind, &client, &refusal)) {
+        close(fd);
+        counters_event(&f->counters, refusal);
+    } else if (conn_open(f, kind, family, fd, &peer, &client) < 0) {
+        conn_counts_give_back(f->per_client, &client, kind);
+        close(fd);
+    } else {
+        counters_event(&f->counters, kind == KIND_TLS ? IO_TLS_ACCEPTED : IO_TCP_ACCEPTED);
+    }
+}
+
 static void accept_all(struct tcp_front *f, unsigned listener)
 {
     enum stream_kind kind = listener / SERVER_MAX_FAMILIES;
@@ -302,14 +369,7 @@ static void accept_all(struct tcp_front *f, unsigned listener)
                 pause_accepting(f, err);
             return; /* EAGAIN: drained; others (accept(2)'s network errors): next event */
         }
-        if (f->open[kind] >= f->cap[kind]) {
-            close(fd);
-            counters_event(&f->counters, kind == KIND_TLS ? IO_TLS_REFUSED : IO_TCP_REFUSED);
-        } else if (conn_open(f, kind, family, fd, &peer) < 0) {
-            close(fd);
-        } else {
-            counters_event(&f->counters, kind == KIND_TLS ? IO_TLS_ACCEPTED : IO_TCP_ACCEPTED);
-        }
+        accept_one(f, kind, family, fd, &peer);
     }
 }
 
@@ -762,6 +822,8 @@ static void front_free(struct tcp_front *f)
     }
     free(f->free_slots);
     free(f->conns);
+    conn_counts_destroy(f->per_client);
+    rate_limiter_destroy(f->handshakes);
     for (unsigned i = 0; i < KIND_COUNT * SERVER_MAX_FAMILIES; i++)
         if (f->listen_fd[i] >= 0)
             close(f->listen_fd[i]);
@@ -806,6 +868,20 @@ static int table_alloc(struct tcp_front *f, unsigned max_conns)
     }
     f->n_conns = f->n_free = max_conns;
     return 0;
+}
+
+/* The per-client counts, for every connection the table holds, and the
+ * handshake limiter (--tls-handshake-rate N: N a second, bursts of 10 x N,
+ * as --mint-rate: a client may open its connections at once, not hold a
+ * flood up). */
+static int limits_alloc(struct tcp_front *f, unsigned max_conns)
+{
+    unsigned rate = f->shared->cfg->tls_handshake_rate;
+    int err = conn_counts_create(&f->per_client, max_conns);
+    if (err == 0 && rate > 0 && f->cap[KIND_TLS] > 0)
+        err = rate_limiter_create(&f->handshakes, TCP_HANDSHAKE_CLIENTS, rate,
+                                  rate > UINT_MAX / 10 ? UINT_MAX : 10 * rate);
+    return err;
 }
 
 static int watch(int epoll_fd, int fd, uint64_t token)
@@ -876,6 +952,8 @@ int tcp_front_start(const struct server_shared *shared, SSL_CTX *tls_ctx, struct
     f->cap[KIND_TCP] = tcp_cap;
     f->cap[KIND_TLS] = tls_cap;
     int err = table_alloc(f, tcp_cap + tls_cap);
+    if (err == 0)
+        err = limits_alloc(f, tcp_cap + tls_cap);
     if (err != 0) {
         log_msg(LOG_ERROR, "tcp front: table of %u connections: %s", tcp_cap + tls_cap,
                 strerror(-err));

@@ -7,7 +7,8 @@ handshake floods.
 
 Clients bind their sockets to 127.0.0.2, 127.0.0.3, ... before they
 connect, so that each is another client (/32 by --rate-prefix4's default)
-on loopback. Servers (loopback, ports chosen free, stopped by PID):
+on loopback. First the two flags (--help, --print-config, bad values);
+then servers (loopback, ports chosen free, stopped by PID):
   long   TLS: messages at, over and far over the 2,048-byte bound: the last
          one answered whole, longer requests answered 400 "Message too
          long" with the connection kept in step, indications skipped;
@@ -25,7 +26,7 @@ Prints one line per check and "N passed, M failed"; exit 1 on any failure.
 import os
 import socket
 import ssl
-import struct
+import subprocess
 import sys
 import threading
 import time
@@ -38,7 +39,7 @@ BOUND = 2048  # the longest stream message answered whole (io/tcp.c TCP_MAX_MESS
 OPTIONAL_ATTR = 0x8FF0  # comprehension-optional, unknown: ignored by the server
 PER_CLIENT = 4  # --stream-max-per-client of the caps server
 EXTRA = 4  # connections a capped client tries past its cap
-FLOOD_TRIES = 200  # handshakes the flooder attempts at most
+FLOOD_TRIES = 20000  # handshakes the flooder attempts at most (it stops when told)
 FLOOD_SECONDS = 20.0  # and for this long at most
 HOLDER, OTHER, FLOODER, VICTIM = "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"
 
@@ -148,6 +149,32 @@ class Streams:
         c.check(f"{label}: {OTHER} gets a TCP Binding answer",
                 m is not None and m.type == sl.BINDING_SUCCESS,
                 "no answer" if m is None else m.describe())
+
+    # ------------------------------------------------------------ 0. the flags
+
+    def flags(self):
+        c, exe = self.c, self.args.stunringd
+
+        def run(args):
+            p = subprocess.run([exe] + args, stdin=subprocess.DEVNULL, capture_output=True,
+                               text=True, timeout=20)
+            return p.returncode, p.stdout + p.stderr
+
+        code, out = run(["--help"])
+        for flag, default in (("--stream-max-per-client", 64), ("--tls-handshake-rate", 20)):
+            text = out[out.find(flag):]
+            text = text[:text.find("\n  --")]
+            c.check(f"--help documents {flag} and its default ({default})",
+                    code == 0 and f"(default: {default})" in text, text or out[-500:])
+        code, out = run(["--print-config", "--listen", "127.0.0.1", "--stream-max-per-client",
+                         "7", "--tls-handshake-rate", "0"])
+        c.check("--print-config shows both", code == 0 and "stream-max-per-client 7\n" in out
+                and "tls-handshake-rate 0\n" in out, out)
+        for args in (["--stream-max-per-client", "-1"], ["--stream-max-per-client", "65537"],
+                     ["--tls-handshake-rate", "fast"], ["--tls-handshake-rate"]):
+            code, out = run(args)
+            c.check(f"{' '.join(args)}: exit 2 naming the flag", code == 2 and args[0] in out,
+                    f"exit {code}: {out[-300:]}")
 
     # ------------------------------------------------------------ 1. long messages
 
@@ -315,6 +342,8 @@ class Streams:
             c.check(f"{VICTIM}: a TLS handshake and Binding during the flood",
                     m is not None and m.type == sl.BINDING_SUCCESS,
                     "no answer" if m is None else m.describe())
+            c.check("the flood went on all along", t.is_alive(),
+                    f"the flooder stopped first ({tally}): raise FLOOD_TRIES or FLOOD_SECONDS")
         finally:
             done.set()
             t.join(FLOOD_SECONDS + 2 * WAIT)
@@ -331,8 +360,14 @@ class Streams:
 
     def run(self):
         c = self.c
+        c.run("0. --stream-max-per-client and --tls-handshake-rate", self.flags)
         groups = [
             ("1. stream messages over 2,048 bytes", "long", [], self.long_messages),
+            ("2. per-client connection caps", "caps",
+             ["--stream-max-per-client", str(PER_CLIENT), "--tls-handshake-rate", "0"],
+             self.caps),
+            ("3. a TLS handshake flood from one client", "flood",
+             ["--tls-handshake-rate", "1", "--stream-max-per-client", "0"], self.flood),
         ]
         try:
             for name, server, flags, fn in groups:
