@@ -29,6 +29,10 @@ static const char *const event_names[IO_EVENT_COUNT] = {
     [IO_TLS_RELOAD_FAILURES] = "tls_reload_failures",
     [IO_USERS_RELOAD_FAILURES] = "users_reload_failures",
     [IO_SECRET_KEY_RELOAD_FAILURES] = "secret_key_reload_failures",
+    [IO_STREAM_TOO_LONG] = "stream_too_long",
+    [IO_TCP_REFUSED_CLIENT] = "tcp_refused_client",
+    [IO_TLS_REFUSED_CLIENT] = "tls_refused_client",
+    [IO_TLS_REFUSED_HANDSHAKE_RATE] = "tls_refused_handshake_rate",
 };
 
 static uint64_t load(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }

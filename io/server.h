@@ -78,6 +78,11 @@ struct server_config {
     /* Given on the command line, not defaulted: a start-up warning when the
      * backend in use ignores them. */
     bool batch_given, ring_entries_given;
+    /* Streams, per client (io/tcp.c): open TCP and, apart, open TLS
+     * connections at most (0: no cap); TLS handshakes begun a second, in
+     * bursts of as many (0: no limit). */
+    unsigned stream_max_per_client;
+    unsigned tls_handshake_rate;
 };
 
 /* What every thread reads, built once at start-up, then immutable. */

@@ -25,10 +25,23 @@
  * the slots that minting needs, nor the reverse. This thread is the only
  * writer of the shared-secret table: it mints, and reclaims expired
  * credentials on every turn.
+ *
+ * No one client (an address prefix, --rate-prefix4/6) can starve the
+ * others: it holds at most --stream-max-per-client TCP connections and as
+ * many TLS ones, and opens at most --tls-handshake-rate TLS connections a
+ * second. Both are decided at accept, on the address alone; a connection
+ * refused is closed before any TLS work and counted. A client that keeps
+ * its connections busy (a Binding every few seconds) keeps them: that is
+ * what an honest keep-alive looks like, and RFC 8489 §6.2.2 asks the
+ * server to leave a connection open until the client closes it or it
+ * times out. A lifetime per connection would not free anything for
+ * others, since the holder reconnects at once; the per-client cap is what
+ * bounds it, to its own share.
  */
 #include "io/tcp.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -45,24 +58,34 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "core/frame.h"
 #include "core/stun.h"
 #include "core/wire.h"
 #include "io/addr.h"
 #include "io/clock.h"
+#include "io/conn_counts.h"
 #include "io/credentials.h"
 #include "io/log.h"
+#include "io/ratelimit.h"
 #include "io/tls.h"
 
 enum {
     TCP_BACKLOG = 1024,
-    TCP_IN_SIZE = 2 * RX_BUF_SIZE, /* a whole message, and the start of the next */
-    TCP_OUT_SIZE = 8192,           /* several answers; at least one TX_BUF_SIZE slot */
-    TCP_MAX_EVENTS = 256,          /* epoll events per wait */
-    TCP_ACCEPT_BATCH = 256,        /* accepts per listener event: the others get a turn */
-    TCP_SWEEP_MAX = 1024,          /* idle closes per pass */
-    TCP_TICK_MS = 1000,            /* longest wait: stop is seen even without a wake */
-    TCP_ACCEPT_PAUSE_MS = 100,     /* out of descriptors: stop accepting this long */
-    TLS_PENDING_READS = 16,        /* reads per event of plaintext OpenSSL already holds */
+    /* The longest message answered whole: a UDP datagram's limit, and no
+     * method served here needs more. A longer one (RFC 8489 allows up to
+     * 65,555 bytes) is framed, its request answered 400 and its body
+     * discarded as it arrives: the connection stays in step, and no
+     * buffer grows with what a client sends. */
+    TCP_MAX_MESSAGE = RX_BUF_SIZE,
+    TCP_IN_SIZE = 2 * TCP_MAX_MESSAGE, /* a whole message, and the start of the next */
+    TCP_OUT_SIZE = 8192,               /* several answers; at least one TX_BUF_SIZE slot */
+    TCP_MAX_EVENTS = 256,              /* epoll events per wait */
+    TCP_ACCEPT_BATCH = 256,            /* accepts per listener event: the others get a turn */
+    TCP_SWEEP_MAX = 1024,              /* idle closes per pass */
+    TCP_TICK_MS = 1000,                /* longest wait: stop is seen even without a wake */
+    TCP_ACCEPT_PAUSE_MS = 100,         /* out of descriptors: stop accepting this long */
+    TLS_PENDING_READS = 16,            /* reads per event of plaintext OpenSSL already holds */
+    TCP_HANDSHAKE_CLIENTS = 16384,     /* clients the handshake limiter remembers at once */
 };
 
 /* What a listener or connection speaks; indexes caps, counts and listeners. */
@@ -92,6 +115,8 @@ struct conn {
     uint32_t prev, next;     /* deadline list, oldest first */
     uint64_t last_ms;        /* CLOCK_MONOTONIC of the accept, then of the last activity */
     struct stun_addr peer, local;
+    struct stun_addr client;   /* the peer's prefix: whom the per-client caps count */
+    struct stun_framer framer; /* where the next message starts in `in` */
     size_t in_len, out_len;
     uint8_t in[TCP_IN_SIZE];
     uint8_t out[TCP_OUT_SIZE];
@@ -105,6 +130,8 @@ struct tcp_front {
     SSL_CTX *tls_ctx;     /* NULL: no TLS */
     SSL_CTX *pending_ctx; /* a reloaded context, handed over by the main thread */
     unsigned open[KIND_COUNT], cap[KIND_COUNT];
+    struct conn_counts *per_client;  /* open connections per client and kind */
+    struct rate_limiter *handshakes; /* TLS handshakes begun per client; NULL: no limit */
     bool thread_started;
     pthread_t thread;
     struct conn *conns;
@@ -179,6 +206,7 @@ static void conn_close(struct tcp_front *f, struct conn *c)
     close(c->fd);
     c->fd = -1;
     f->open[c->kind]--;
+    conn_counts_give_back(f->per_client, &c->client, c->kind);
     f->free_slots[f->n_free++] = (uint32_t)(c - f->conns);
 }
 
@@ -203,7 +231,7 @@ static SSL *tls_open(struct tcp_front *f, int fd)
 
 /* Takes a free slot for an accepted socket; -errno leaves fd to the caller. */
 static int conn_open(struct tcp_front *f, enum stream_kind kind, unsigned family, int fd,
-                     const struct sockaddr_storage *peer)
+                     const struct stun_addr *peer, const struct stun_addr *client)
 {
     struct sockaddr_storage local;
     socklen_t len = sizeof(local);
@@ -237,7 +265,9 @@ static int conn_open(struct tcp_front *f, enum stream_kind kind, unsigned family
     c->family = family;
     c->eof = false;
     c->in_len = c->out_len = 0;
-    addr_to_stun(peer, &c->peer);
+    stun_framer_init(&c->framer, TCP_MAX_MESSAGE);
+    c->peer = *peer;
+    c->client = *client;
     addr_to_stun(&local, &c->local);
     c->last_ms = f->now_ms;
     list_push(f, c, kind == KIND_TLS ? LIST_HANDSHAKE : LIST_IDLE);
@@ -274,8 +304,54 @@ static void resume_accepting(struct tcp_front *f)
     f->accept_resume_ms = 0;
 }
 
-/* Over the cap a connection is accepted and closed at once: left in the
+/*
+ * Whether client may open one more connection of kind; if so it is
+ * counted (the caller gives it back if the connection cannot be opened).
+ * If not, *refusal is the counter that says why. Decided on the address
+ * alone, before any TLS work: the whole table, then the client's share
+ * of it, then (TLS) the client's handshakes a second.
+ */
+static bool admit(struct tcp_front *f, enum stream_kind kind, const struct stun_addr *client,
+                  enum io_event *refusal)
+{
+    bool tls = kind == KIND_TLS;
+    if (f->open[kind] >= f->cap[kind]) {
+        *refusal = tls ? IO_TLS_REFUSED : IO_TCP_REFUSED;
+        return false;
+    }
+    if (!conn_counts_take(f->per_client, client, kind, f->shared->cfg->stream_max_per_client)) {
+        *refusal = tls ? IO_TLS_REFUSED_CLIENT : IO_TCP_REFUSED_CLIENT;
+        return false;
+    }
+    if (tls && f->handshakes != NULL && !rate_limiter_allow(f->handshakes, client, f->now_ms)) {
+        conn_counts_give_back(f->per_client, client, kind);
+        *refusal = IO_TLS_REFUSED_HANDSHAKE_RATE;
+        return false;
+    }
+    return true;
+}
+
+/* A connection refused is accepted and closed at once: left in the
  * backlog it would keep the listener readable and retry forever. */
+static void accept_one(struct tcp_front *f, enum stream_kind kind, unsigned family, int fd,
+                       const struct sockaddr_storage *from)
+{
+    const struct server_config *cfg = f->shared->cfg;
+    struct stun_addr peer, client;
+    addr_to_stun(from, &peer);
+    client = stun_addr_prefix(&peer, cfg->rate_prefix4, cfg->rate_prefix6);
+    enum io_event refusal;
+    if (!admit(f, kind, &client, &refusal)) {
+        close(fd);
+        counters_event(&f->counters, refusal);
+    } else if (conn_open(f, kind, family, fd, &peer, &client) < 0) {
+        conn_counts_give_back(f->per_client, &client, kind);
+        close(fd);
+    } else {
+        counters_event(&f->counters, kind == KIND_TLS ? IO_TLS_ACCEPTED : IO_TCP_ACCEPTED);
+    }
+}
+
 static void accept_all(struct tcp_front *f, unsigned listener)
 {
     enum stream_kind kind = listener / SERVER_MAX_FAMILIES;
@@ -293,48 +369,11 @@ static void accept_all(struct tcp_front *f, unsigned listener)
                 pause_accepting(f, err);
             return; /* EAGAIN: drained; others (accept(2)'s network errors): next event */
         }
-        if (f->open[kind] >= f->cap[kind]) {
-            close(fd);
-            counters_event(&f->counters, kind == KIND_TLS ? IO_TLS_REFUSED : IO_TCP_REFUSED);
-        } else if (conn_open(f, kind, family, fd, &peer) < 0) {
-            close(fd);
-        } else {
-            counters_event(&f->counters, kind == KIND_TLS ? IO_TLS_ACCEPTED : IO_TCP_ACCEPTED);
-        }
+        accept_one(f, kind, family, fd, &peer);
     }
 }
 
 /* ---- framing and answering ---- */
-
-/*
- * RFC 8489 §6.2.2: over TCP, messages follow one another with nothing in
- * between; the header's length field is the only framing. Returns the
- * whole message's length, 0 while more bytes are needed, or -1 when the
- * bytes cannot be the start of a STUN message we serve (*why says how).
- * It judges as soon as the bytes it needs are in, so a non-STUN client
- * ("GET / HTTP/1.1") is turned away without waiting for 20 bytes.
- */
-static long frame_len(const uint8_t *p, size_t have, enum stun_status *why)
-{
-    if (have < 1)
-        return 0;
-    if (p[0] & 0xC0) { /* RFC 8489 §5: the two leading bits are zero */
-        *why = STUN_DROP_NOT_STUN;
-        return -1;
-    }
-    if (have < 4)
-        return 0;
-    size_t body = wire_get16(p + 2);
-    /* RFC 8489 §5: attributes are padded to 4, so is the length. We answer
-     * only requests, and accept none longer than a UDP receive buffer. */
-    if (body % 4 != 0 || STUN_HEADER_LEN + body > RX_BUF_SIZE) {
-        *why = STUN_DROP_LENGTH;
-        return -1;
-    }
-    if (have < STUN_HEADER_LEN + body)
-        return 0;
-    return (long)(STUN_HEADER_LEN + body);
-}
 
 /* Answers one whole message into the output buffer's tail. false: the
  * stream is out of step (the handler found no STUN framing there). */
@@ -375,6 +414,26 @@ enum input {
     INPUT_GARBAGE,    /* not STUN: close */
 };
 
+/* The header of a message over TCP_MAX_MESSAGE: a request is answered
+ * 400, counted either way; the framer discards the rest as it arrives. */
+static void answer_too_long(struct tcp_front *f, struct conn *c, const uint8_t *hdr)
+{
+    counters_event(&f->counters, IO_STREAM_TOO_LONG);
+    c->out_len += stun_frame_write_too_long(hdr, c->out + c->out_len, TX_BUF_SIZE);
+}
+
+/* One framing verdict acted on; false: the stream is out of step. */
+static bool act_on(struct tcp_front *f, struct conn *c, const uint8_t *p, struct stun_frame v)
+{
+    if (v.kind == STUN_FRAME_GARBAGE) {
+        counters_status(&f->counters, v.why);
+        return false;
+    }
+    if (v.kind == STUN_FRAME_TOO_LONG)
+        answer_too_long(f, c, p);
+    return v.kind != STUN_FRAME_MESSAGE || answer(f, c, p, v.len);
+}
+
 /*
  * Answers every whole message in the input buffer, in order (RFC 8489
  * §6.2.2 lets a client pipeline requests on one connection), while the
@@ -383,27 +442,26 @@ enum input {
 static enum input process_input(struct tcp_front *f, struct conn *c)
 {
     size_t pos = 0;
+    bool whole = false; /* a message was framed whole: activity */
     enum input r = INPUT_NEED_ROOM;
     while (out_has_room(c)) {
-        enum stun_status why = STUN_OK;
-        long len = frame_len(c->in + pos, c->in_len - pos, &why);
-        if (len < 0)
-            counters_status(&f->counters, why);
-        if (len < 0 || (len > 0 && !answer(f, c, c->in + pos, (size_t)len))) {
+        struct stun_frame v = stun_frame_next(&c->framer, c->in + pos, c->in_len - pos);
+        if (!act_on(f, c, c->in + pos, v)) {
             r = INPUT_GARBAGE;
             break;
         }
-        if (len == 0) {
+        if (v.kind == STUN_FRAME_NEED_MORE) {
             r = INPUT_NEED_BYTES;
             break;
         }
-        pos += (size_t)len;
+        whole |= v.kind != STUN_FRAME_SKIP || c->framer.skip == 0;
+        pos += v.len;
     }
     /* One move per read, not one per message. */
     memmove(c->in, c->in + pos, c->in_len - pos);
     c->in_len -= pos;
-    if (pos > 0)
-        touch(f, c); /* whole messages are activity */
+    if (whole)
+        touch(f, c);
     return r;
 }
 
@@ -766,6 +824,8 @@ static void front_free(struct tcp_front *f)
     }
     free(f->free_slots);
     free(f->conns);
+    conn_counts_destroy(f->per_client);
+    rate_limiter_destroy(f->handshakes);
     for (unsigned i = 0; i < KIND_COUNT * SERVER_MAX_FAMILIES; i++)
         if (f->listen_fd[i] >= 0)
             close(f->listen_fd[i]);
@@ -810,6 +870,20 @@ static int table_alloc(struct tcp_front *f, unsigned max_conns)
     }
     f->n_conns = f->n_free = max_conns;
     return 0;
+}
+
+/* The per-client counts, for every connection the table holds, and the
+ * handshake limiter (--tls-handshake-rate N: N a second, bursts of 10 x N,
+ * as --mint-rate: a client may open its connections at once, not hold a
+ * flood up). */
+static int limits_alloc(struct tcp_front *f, unsigned max_conns)
+{
+    unsigned rate = f->shared->cfg->tls_handshake_rate;
+    int err = conn_counts_create(&f->per_client, max_conns);
+    if (err == 0 && rate > 0 && f->cap[KIND_TLS] > 0)
+        err = rate_limiter_create(&f->handshakes, TCP_HANDSHAKE_CLIENTS, rate,
+                                  rate > UINT_MAX / 10 ? UINT_MAX : 10 * rate);
+    return err;
 }
 
 static int watch(int epoll_fd, int fd, uint64_t token)
@@ -880,6 +954,8 @@ int tcp_front_start(const struct server_shared *shared, SSL_CTX *tls_ctx, struct
     f->cap[KIND_TCP] = tcp_cap;
     f->cap[KIND_TLS] = tls_cap;
     int err = table_alloc(f, tcp_cap + tls_cap);
+    if (err == 0)
+        err = limits_alloc(f, tcp_cap + tls_cap);
     if (err != 0) {
         log_msg(LOG_ERROR, "tcp front: table of %u connections: %s", tcp_cap + tls_cap,
                 strerror(-err));

@@ -3,10 +3,12 @@
  * is its 20-byte header plus the length the header gives) on the primary
  * port of every primary address. Non-blocking sockets under one epoll;
  * several requests per connection, requests split across reads, pipelined
- * requests answered in order; a cap on connections and an idle deadline;
- * a connection that sends something that is not STUN is closed, and only
- * that one. The same over TLS on --tls-port, where RFC 3489 Shared Secret
- * Requests are also served (this thread mints credentials).
+ * requests answered in order; a cap on connections, one per client, a
+ * TLS handshake rate per client, and an idle deadline; a message over
+ * 2,048 bytes answered 400 and skipped; a connection that sends something
+ * that is not STUN is closed, and only that one. The same over TLS on
+ * --tls-port, where RFC 3489 Shared Secret Requests are also served (this
+ * thread mints credentials).
  */
 #ifndef STUNRING_IO_TCP_H
 #define STUNRING_IO_TCP_H

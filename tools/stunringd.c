@@ -69,6 +69,16 @@ static void set_defaults(struct options *o)
     o->cfg.rate_prefix4 = 32; /* one IPv4 address: a CGNAT's users share it anyway */
     o->cfg.rate_prefix6 = 64; /* one IPv6 subnet: a host owns its whole /64 */
     o->log_level = LOG_INFO;
+    /* Streams per client: 1/16 of the default tables, so one client can
+     * take at most that share and at least 16 are needed to fill them; a
+     * carrier-grade NAT address has that many of its users in a TCP or
+     * TLS exchange at once only rarely (minting holds a connection for a
+     * round trip). Handshakes: 20 a second in bursts of 200, as
+     * --mint-rate (each mint needs one): about 12,000 users behind one
+     * address minting every 10 minutes, while one flooder gets 20
+     * private-key operations a second of the front thread on average. */
+    o->cfg.stream_max_per_client = 64;
+    o->cfg.tls_handshake_rate = 20;
 }
 
 static const char *auth_name(enum stun_auth_mode mode)
@@ -162,6 +172,14 @@ static void print_help(void)
            d.cfg.rate_prefix4);
     printf("  --rate-prefix6 BITS  likewise for IPv6: a host owns its whole /64 (default: %u)\n",
            d.cfg.rate_prefix6);
+    printf("  --stream-max-per-client N  open TCP connections one client (--rate-prefix4/6)\n"
+           "                       may hold, and apart as many TLS ones; more are closed at\n"
+           "                       once; 0: no cap (default: %u)\n",
+           d.cfg.stream_max_per_client);
+    printf("  --tls-handshake-rate N  TLS connections one client may open a second, in\n"
+           "                       bursts of 10 x N; more are closed before any TLS work;\n"
+           "                       0: no limit (default: %u)\n",
+           d.cfg.tls_handshake_rate);
     printf("  --log-level LEVEL    error, warn, info or debug (default: %s)\n",
            log_level_name(d.log_level));
     printf("  --print-config       print the effective configuration and exit\n");
@@ -208,6 +226,8 @@ enum flag {
     F_NONCE_TTL,
     F_RATE_PREFIX4,
     F_RATE_PREFIX6,
+    F_STREAM_MAX_PER_CLIENT,
+    F_TLS_HANDSHAKE_RATE,
     F_LOG_LEVEL,
     F_PRINT_CONFIG,
     F_VERSION,
@@ -247,6 +267,8 @@ static const struct option flags[] = {
     {"nonce-ttl", required_argument, NULL, F_NONCE_TTL},
     {"rate-prefix4", required_argument, NULL, F_RATE_PREFIX4},
     {"rate-prefix6", required_argument, NULL, F_RATE_PREFIX6},
+    {"stream-max-per-client", required_argument, NULL, F_STREAM_MAX_PER_CLIENT},
+    {"tls-handshake-rate", required_argument, NULL, F_TLS_HANDSHAKE_RATE},
     {"log-level", required_argument, NULL, F_LOG_LEVEL},
     {"print-config", no_argument, NULL, F_PRINT_CONFIG},
     {"version", no_argument, NULL, F_VERSION},
@@ -404,6 +426,12 @@ static void apply_flag(struct options *o, int flag, const char *arg)
     case F_RATE_PREFIX6:
         c->rate_prefix6 = (unsigned)cli_number("--rate-prefix6", arg, 16, 128);
         break;
+    case F_STREAM_MAX_PER_CLIENT:
+        c->stream_max_per_client = (unsigned)cli_number("--stream-max-per-client", arg, 0, 65536);
+        break;
+    case F_TLS_HANDSHAKE_RATE:
+        c->tls_handshake_rate = (unsigned)cli_number("--tls-handshake-rate", arg, 0, 1000000);
+        break;
     case F_LOG_LEVEL: {
         int level = log_level_parse(arg);
         if (level < 0)
@@ -556,6 +584,8 @@ static void print_config(const struct options *o)
     printf("realm %s\nusers %s\nnonce-ttl %u\n", c->realm ? c->realm : "(none)",
            c->users_file ? c->users_file : "(none)", c->nonce_ttl_s);
     printf("rate-prefix4 %u\nrate-prefix6 %u\n", c->rate_prefix4, c->rate_prefix6);
+    printf("stream-max-per-client %u\ntls-handshake-rate %u\n", c->stream_max_per_client,
+           c->tls_handshake_rate);
     printf("log-level %s\n", log_level_name(log_threshold));
 }
 

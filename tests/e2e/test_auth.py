@@ -58,6 +58,7 @@ IDLE_MS = 1000  # --tcp-idle-ms of the idle server
 SMALL_TABLE = 4  # --max-credentials of the fleet-small server
 ABRUPT = 20  # TLS clients that send a request and close without reading
 MINT_RATE = 1  # --mint-rate of the rate server: bursts of 10
+NO_CLIENT_LIMITS = ["--stream-max-per-client", "0", "--tls-handshake-rate", "0"]
 
 
 def err_code(m):
@@ -1184,12 +1185,14 @@ class Auth:
             self.opt = self.server("optional", tls=True,
                                    extra=["--auth", "optional", "--secret-key",
                                           self.opt_keyfile])
+            # These two fill the whole tables from one client: the
+            # per-client limits (test_streams.py) are off here.
             self.slow_srv = self.server("slow", tls=True,
                                         extra=["--auth", "none", "--tls-handshake-ms",
-                                               str(HANDSHAKE_MS)])
+                                               str(HANDSHAKE_MS)] + NO_CLIENT_LIMITS)
             self.cap_srv = self.server("cap", tls=True,
                                        extra=["--tls-max-conns", str(TLS_CAP),
-                                              "--tcp-max-conns", str(TCP_CAP)])
+                                              "--tcp-max-conns", str(TCP_CAP)] + NO_CLIENT_LIMITS)
             self.idle_srv = self.server("idle", tls=True, extra=["--tcp-idle-ms", str(IDLE_MS)])
             self.rate = self.server("rate", tls=True,
                                     extra=["--auth", "required", "--mint-rate", str(MINT_RATE)])

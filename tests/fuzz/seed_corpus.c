@@ -6,6 +6,7 @@
  *   build/tests/fuzz/fuzz_seed_corpus tests/fuzz/corpus/fuzz_roundtrip
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "core/writer.h"
 #include "tests/unit/craft.h"
@@ -71,10 +72,76 @@ static int crafted(const char *dir)
     return err;
 }
 
+/* A stream for fuzz_frame: control bytes (longest message: 255 is the
+ * server's 2,048; read sizes), then the messages back to back. */
+struct stream {
+    uint8_t buf[8192];
+    size_t len;
+};
+
+static void stream_start(struct stream *s, uint8_t max_len, uint8_t cut)
+{
+    s->buf[0] = max_len;
+    s->buf[1] = cut;
+    s->len = 2;
+}
+
+static void stream_add(struct stream *s, const void *bytes, size_t len)
+{
+    memcpy(s->buf + s->len, bytes, len);
+    s->len += len;
+}
+
+/* A request header announcing body bytes, and those bytes (zeros). */
+static void stream_add_long(struct stream *s, uint16_t body)
+{
+    struct craft c;
+    craft_binding_request(&c, false);
+    craft_set_length(&c, body);
+    stream_add(s, c.buf, STUN_HEADER_LEN);
+    memset(s->buf + s->len, 0, body);
+    s->len += body;
+}
+
+static int frame_streams(const char *dir)
+{
+    struct stream s;
+    struct craft a, b;
+    int err = 0;
+    craft_binding_request(&a, false);
+    craft_attr(&a, STUN_ATTR_SOFTWARE, "seed", 4);
+    craft_attr(&a, STUN_ATTR_FINGERPRINT, "\0\0\0\0", 4);
+    craft_binding_request(&b, true);
+    stream_start(&s, 255, 3);
+    stream_add(&s, a.buf, a.len);
+    stream_add(&s, b.buf, b.len);
+    stream_add(&s, rfc5769_request, sizeof(rfc5769_request));
+    err |= save(dir, "pipelined", s.buf, s.len);
+    stream_start(&s, 255, 17);
+    stream_add(&s, a.buf, a.len);
+    stream_add_long(&s, 3000);
+    stream_add(&s, b.buf, b.len);
+    err |= save(dir, "over-long-between", s.buf, s.len);
+    stream_start(&s, 4, 1); /* 52 bytes at most: the first is too long */
+    stream_add(&s, rfc5769_request, sizeof(rfc5769_request));
+    stream_add(&s, b.buf, b.len);
+    err |= save(dir, "small-limit", s.buf, s.len);
+    stream_start(&s, 255, 5);
+    stream_add(&s, b.buf, b.len);
+    stream_add(&s, "GET / HTTP/1.1\r\n\r\n", 18);
+    err |= save(dir, "http-after-stun", s.buf, s.len);
+    stream_start(&s, 255, 9);
+    stream_add(&s, a.buf, a.len - 2); /* a message cut short at the end */
+    err |= save(dir, "truncated", s.buf, s.len);
+    return err;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[2], "frame") == 0)
+        return frame_streams(argv[1]);
     if (argc != 2) {
-        fprintf(stderr, "usage: %s DIR\n", argv[0]);
+        fprintf(stderr, "usage: %s DIR [frame]\n", argv[0]);
         return 2;
     }
     const char *dir = argv[1];
