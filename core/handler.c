@@ -274,6 +274,10 @@ static enum stun_status check_response_address(const struct stun_handler_config 
      * unspecified address (this host, to Linux) name no client. */
     if (to.family != req->source->family || to.port == 0 || ip_unspecified(&to))
         return STUN_REJECT_BAD_RESPONSE_ADDRESS;
+    /* Never toward loopback, private, multicast or the server itself,
+     * unless the operator allowed it (core/destination.h). */
+    if (!stun_dest_allowed(cfg->destinations, &to, req->local))
+        return STUN_REJECT_DESTINATION_DENIED;
     return STUN_OK;
 }
 
@@ -298,8 +302,11 @@ static enum stun_status check_binding(const struct stun_handler_config *cfg,
     }
     if (stun_msg_get_u32(m, STUN_A_CHANGE_REQUEST, &v->change)) {
         v->change &= STUN_CHANGE_IP | STUN_CHANGE_PORT;
-        /* RFC 5780 §6.1: without an alternate address and port, 420. */
-        if (!req->eps->alternate || (req->stream && v->change != 0))
+        /* A change this server cannot make (no alternate address and
+         * port, RFC 5780 §6.1, or a stream) gets 420. A CHANGE-REQUEST
+         * asking for no change is answered everywhere: RFC 3489 clients
+         * (Debian's stun, test I) send one with every Binding. */
+        if (v->change != 0 && (!req->eps->alternate || req->stream))
             return STUN_REJECT_NO_ALTERNATE;
     }
     return STUN_OK;
@@ -402,9 +409,13 @@ static void write_addresses(const struct stun_request *req, const struct stun_ms
         return;
     }
     stun_write_xor_addr(w, STUN_ATTR_XOR_MAPPED_ADDRESS, req->source);
-    /* RFC 5780 §6.1; a single-address server sends neither. */
-    if (req->eps->alternate)
+    /* RFC 5780 §6.1: MAPPED-ADDRESS beside XOR-MAPPED-ADDRESS, then
+     * OTHER-ADDRESS and RESPONSE-ORIGIN; a single-address server sends
+     * none of them. */
+    if (req->eps->alternate) {
+        stun_write_addr(w, STUN_ATTR_MAPPED_ADDRESS, req->source);
         write_endpoints(req, from, STUN_ATTR_RESPONSE_ORIGIN, STUN_ATTR_OTHER_ADDRESS, w);
+    }
 }
 
 /* MESSAGE-INTEGRITY for an HMAC-SHA1 key, MESSAGE-INTEGRITY-SHA256 for
@@ -502,10 +513,15 @@ static void write_unknown(const struct stun_msg *m, enum stun_status why, struct
  * the request or its credentials could not be used (RFC 8489 §9.1.3: no
  * MESSAGE-INTEGRITY when a check failed).
  */
-static const struct crypto_hmac_key *error_key(const struct verdict *v, int code)
+static const struct crypto_hmac_key *error_key(const struct verdict *v, enum stun_status why,
+                                               int code)
 {
     if (v->key == NULL)
         return NULL;
+    /* Its classic 400 says where the answer may not go, not that the
+     * request could not be used: signed like its 403. */
+    if (why == STUN_REJECT_DESTINATION_DENIED)
+        return v->key;
     switch (code) {
     case STUN_ERR_BAD_REQUEST:
     case STUN_ERR_UNAUTHORIZED:
@@ -566,7 +582,7 @@ static void answer_error(const struct stun_handler_config *cfg, const struct stu
     if (challenges(why))
         write_challenge(cfg, req, v, w);
     write_unknown(m, why, w);
-    write_tail(cfg, m, error_key(v, code), w);
+    write_tail(cfg, m, error_key(v, why, code), w);
 }
 
 /* The verdict on a parsed message before any answer is written. */
@@ -664,4 +680,55 @@ void stun_handle(const struct stun_handler_config *cfg, const struct stun_reques
     else
         answer_error(cfg, req, &m, reply->status, &v, &w, reply);
     reply->len = stun_writer_finish(&w);
+}
+
+enum {
+    ADDR_V4_SIZE = STUN_ATTR_HEADER_LEN + 8,
+    ADDR_V6_SIZE = STUN_ATTR_HEADER_LEN + 20,
+    /* ERROR-CODE: class and number, then the longest reason we send,
+     * "Integrity Check Failure" (23 bytes), padded. */
+    ERROR_CODE_MAX_SIZE = STUN_ATTR_HEADER_LEN + 4 + 24,
+    UNKNOWN_MAX_SIZE = STUN_ATTR_HEADER_LEN + 2 * STUN_MAX_UNKNOWN,
+    MINTED_MAX_SIZE = 2 * (STUN_ATTR_HEADER_LEN + 64), /* USERNAME, PASSWORD */
+};
+
+static size_t text_size(size_t len) { return STUN_ATTR_HEADER_LEN + ((len + 3) & ~(size_t)3); }
+
+static bool request_is_classic(const struct stun_request *req)
+{
+    return req->len < 8 || wire_get32(req->data + 4) != STUN_MAGIC_COOKIE;
+}
+
+static size_t success_budget(const struct stun_request *req, size_t tail)
+{
+    size_t addr = req->source->family == STUN_FAMILY_IPV6 ? ADDR_V6_SIZE : ADDR_V4_SIZE;
+    size_t addrs = request_is_classic(req) ? 3 : req->eps->alternate ? 4 : 1;
+    size_t len = STUN_HEADER_LEN + addrs * addr + tail;
+    if (req->len > STUN_HEADER_LEN)
+        len += STUN_ATTR_HEADER_LEN; /* PADDING, possibly empty */
+    if (req->tls && len < STUN_HEADER_LEN + MINTED_MAX_SIZE + tail)
+        len = STUN_HEADER_LEN + MINTED_MAX_SIZE + tail;
+    return len > req->len ? len : req->len;
+}
+
+size_t stun_answer_budget(const struct stun_handler_config *cfg, const struct stun_request *req,
+                          enum stun_answer_kind kind)
+{
+    /* What may close any answer: SOFTWARE, then FINGERPRINT (RFC 8489). */
+    size_t tail = cfg->software != NULL ? text_size(cfg->software_len) : 0;
+    if (!request_is_classic(req))
+        tail += FINGERPRINT_SIZE;
+    size_t error = STUN_HEADER_LEN + ERROR_CODE_MAX_SIZE + UNKNOWN_MAX_SIZE + tail;
+    switch (kind) {
+    case STUN_ANSWER_SUCCESS:
+        return success_budget(req, tail);
+    case STUN_ANSWER_ERROR:
+        return error;
+    case STUN_ANSWER_CHALLENGE:
+        if (cfg->realm == NULL)
+            return 0;
+        return error + text_size(cfg->realm_len) + text_size(STUN_NONCE_LEN) +
+               STUN_ATTR_HEADER_LEN + sizeof(password_algorithms);
+    }
+    return 0;
 }

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "core/attr.h"
+#include "core/destination.h"
 #include "core/status.h"
 #include "crypto/hmac.h"
 
@@ -126,6 +127,10 @@ struct stun_handler_config {
     /* Honour RESPONSE-ADDRESS in authenticated requests (RFC 3489 §8.1).
      * Off (the default, DESIGN.md "Security"): they get 420 listing it. */
     bool response_address;
+    /* Where a RESPONSE-ADDRESS may point (--allow-peer, --deny-peer, the
+     * server's own addresses); NULL: the defaults alone. A refused one
+     * gets STUN_REJECT_DESTINATION_DENIED at the source. */
+    const struct stun_dest_policy *destinations;
     /* Long-term credentials (RFC 8489 §9.2), for RFC 5389/8489 requests
      * when auth is not NONE: on when realm is not NULL. */
     const char *realm;
@@ -177,5 +182,37 @@ struct stun_reply {
  */
 void stun_handle(const struct stun_handler_config *cfg, const struct stun_request *req,
                  uint8_t *out, size_t cap, struct stun_reply *reply);
+
+/*
+ * Amplification: the largest answer stun_handle may write to req, per
+ * kind, when req does not authenticate (README "Amplification"). Every
+ * count below is an attribute with its 4-byte header, padded to 4 bytes.
+ *
+ *  SUCCESS    header, the mapped address (XOR-MAPPED-ADDRESS, or MAPPED-
+ *             ADDRESS for RFC 3489), and beside it SOURCE- and CHANGED-
+ *             ADDRESS (RFC 3489) or, with an alternate address, MAPPED-
+ *             ADDRESS, OTHER-ADDRESS and RESPONSE-ORIGIN (RFC 5780); SOFTWARE
+ *             if configured; FINGERPRINT (RFC 8489 only); for a request
+ *             longer than its header, PADDING's header, and never less than
+ *             the request itself (RFC 5780 PADDING fills up to it). Over
+ *             TLS, at least a Shared Secret answer (USERNAME, PASSWORD).
+ *  ERROR      header, ERROR-CODE with the longest reason (32),
+ *             UNKNOWN-ATTRIBUTES with STUN_MAX_UNKNOWN types, SOFTWARE,
+ *             FINGERPRINT (RFC 8489 only).
+ *  CHALLENGE  a long-term 401 or 438 (RFC 8489 §9.2.4): ERROR plus REALM,
+ *             NONCE and PASSWORD-ALGORITHMS; 0 without --realm.
+ *
+ * An authenticated request's answers may add REFLECTED-FROM and a
+ * MESSAGE-INTEGRITY(-SHA256); they are charged to a credential, not to
+ * the budget.
+ */
+enum stun_answer_kind {
+    STUN_ANSWER_SUCCESS,
+    STUN_ANSWER_ERROR,
+    STUN_ANSWER_CHALLENGE,
+};
+
+size_t stun_answer_budget(const struct stun_handler_config *cfg, const struct stun_request *req,
+                          enum stun_answer_kind kind);
 
 #endif

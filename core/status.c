@@ -43,6 +43,16 @@ int stun_status_error_code(enum stun_status s, bool classic)
         return classic ? STUN_ERR_STALE_CREDENTIALS : STUN_ERR_UNAUTHORIZED;
     case STUN_REJECT_BAD_INTEGRITY:
         return classic ? STUN_ERR_INTEGRITY_CHECK : STUN_ERR_UNAUTHORIZED;
+    /*
+     * RFC 3489 §11.2.9 has no "Forbidden". 400 is the code that fits: it
+     * says the request must change before it is sent again (here: its
+     * RESPONSE-ADDRESS), it is what an unusable RESPONSE-ADDRESS already
+     * gets, and it claims nothing false: 401/43x would send the client
+     * after its credentials, 420 would say RESPONSE-ADDRESS is not
+     * understood, and 600 tells it to give up on the server altogether.
+     */
+    case STUN_REJECT_DESTINATION_DENIED:
+        return classic ? STUN_ERR_BAD_REQUEST : STUN_ERR_FORBIDDEN;
     default:
         return 0;
     }
@@ -87,6 +97,7 @@ const char *stun_status_name(enum stun_status s)
         [STUN_REJECT_PASSWORD_ALGORITHM] = "reject_password_algorithm",
         [STUN_REJECT_LT_UNKNOWN_USER] = "reject_lt_unknown_user",
         [STUN_REJECT_LT_BAD_INTEGRITY] = "reject_lt_bad_integrity",
+        [STUN_REJECT_DESTINATION_DENIED] = "reject_destination_denied",
     };
     return (unsigned)s < STUN_STATUS_COUNT ? names[s] : "invalid";
 }
@@ -101,6 +112,8 @@ const char *stun_error_reason(int code)
         return "Bad Request";
     case STUN_ERR_UNAUTHORIZED:
         return "Unauthorized";
+    case STUN_ERR_FORBIDDEN:
+        return "Forbidden";
     case STUN_ERR_UNKNOWN_ATTRIBUTE:
         return "Unknown Attribute";
     case STUN_ERR_STALE_CREDENTIALS:

@@ -58,6 +58,11 @@ enum stun_status {
     STUN_REJECT_LT_UNKNOWN_USER,  /* no such USERNAME/USERHASH, or no key for the algorithm: 401 */
     STUN_REJECT_LT_BAD_INTEGRITY, /* HMAC mismatch under the user's key: 401 */
 
+    /* The destination policy (core/destination.h) refuses an authenticated
+     * request's RESPONSE-ADDRESS: 400 classic (RFC 3489 has no 403; see
+     * status.c), 403 Forbidden. Answered at the source, signed. */
+    STUN_REJECT_DESTINATION_DENIED,
+
     STUN_STATUS_COUNT
 };
 

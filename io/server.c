@@ -82,6 +82,20 @@ static unsigned endpoint_count(const struct server_config *cfg, unsigned f)
     return cfg->family[f].has_alternate ? STUN_EP_COUNT : 1;
 }
 
+/* The destination policy: the operator's rules, then our own addresses
+ * (a wildcard's stand-in is the arrival address, per request). */
+static void build_destinations(struct server_shared *sh, const struct server_config *cfg)
+{
+    struct stun_dest_policy *p = &sh->destinations;
+    stun_dest_policy_init(p);
+    for (unsigned i = 0; i < cfg->n_peer_rules; i++)
+        stun_dest_add_rule(p, &cfg->peer_rules[i].net, cfg->peer_rules[i].allow);
+    for (unsigned f = 0; f < cfg->n_families; f++)
+        for (unsigned ep = 0; ep < endpoint_count(cfg, f); ep++)
+            stun_dest_add_own(p, &sh->eps[f].addr[ep]);
+    sh->handler.destinations = p;
+}
+
 static void build_shared(struct server *srv, const struct server_config *cfg)
 {
     struct server_shared *sh = &srv->shared;
@@ -98,6 +112,7 @@ static void build_shared(struct server *srv, const struct server_config *cfg)
         }
         sh->wildcard[f] = addr_is_wildcard(&cfg->family[f].primary);
     }
+    build_destinations(sh, cfg);
 }
 
 /* The --secret-key bytes, read once per start-up or reload for every user

@@ -83,6 +83,10 @@ struct server_config {
      * bursts of as many (0: no limit). */
     unsigned stream_max_per_client;
     unsigned tls_handshake_rate;
+    /* --allow-peer / --deny-peer: where RESPONSE-ADDRESS (and TURN peers)
+     * may point, over the defaults of core/destination.h. */
+    struct stun_dest_rule peer_rules[STUN_DEST_MAX_RULES];
+    unsigned n_peer_rules;
 };
 
 /* What every thread reads, built once at start-up, then immutable. */
@@ -91,6 +95,7 @@ struct server_shared {
     struct stun_handler_config handler;
     struct stun_endpoints eps[SERVER_MAX_FAMILIES]; /* per family, index as cfg->family */
     bool wildcard[SERVER_MAX_FAMILIES];             /* primary bound to a wildcard */
+    struct stun_dest_policy destinations;           /* the peer rules and our own addresses */
     struct credentials *creds; /* Shared Secret credentials; written by the front thread */
     struct longterm *longterm; /* --users and the nonce key; replaced on SIGHUP */
     int stop;                  /* set (release) to stop every thread */

@@ -3,6 +3,7 @@
  * has a default that --help prints from the code, and a bad one exits 2
  * with a message naming it.
  */
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <limits.h>
 #include <sched.h>
@@ -180,6 +181,14 @@ static void print_help(void)
            "                       bursts of 10 x N; more are closed before any TLS work;\n"
            "                       0: no limit (default: %u)\n",
            d.cfg.tls_handshake_rate);
+    printf("  --allow-peer CIDR    let RESPONSE-ADDRESS point into CIDR (ADDR or ADDR/BITS),\n"
+           "                       over the default deny list; repeatable (default: none)\n");
+    printf("  --deny-peer CIDR     refuse CIDR as a destination; repeatable. Of the rules\n"
+           "                       containing an address the longest prefix wins, a deny a\n"
+           "                       tie; a matching rule overrides the defaults (loopback,\n"
+           "                       private, link-local, multicast, reserved, our own\n"
+           "                       addresses) (default: none; at most %d rules)\n",
+           STUN_DEST_MAX_RULES);
     printf("  --log-level LEVEL    error, warn, info or debug (default: %s)\n",
            log_level_name(d.log_level));
     printf("  --print-config       print the effective configuration and exit\n");
@@ -228,6 +237,8 @@ enum flag {
     F_RATE_PREFIX6,
     F_STREAM_MAX_PER_CLIENT,
     F_TLS_HANDSHAKE_RATE,
+    F_ALLOW_PEER,
+    F_DENY_PEER,
     F_LOG_LEVEL,
     F_PRINT_CONFIG,
     F_VERSION,
@@ -269,6 +280,8 @@ static const struct option flags[] = {
     {"rate-prefix6", required_argument, NULL, F_RATE_PREFIX6},
     {"stream-max-per-client", required_argument, NULL, F_STREAM_MAX_PER_CLIENT},
     {"tls-handshake-rate", required_argument, NULL, F_TLS_HANDSHAKE_RATE},
+    {"allow-peer", required_argument, NULL, F_ALLOW_PEER},
+    {"deny-peer", required_argument, NULL, F_DENY_PEER},
     {"log-level", required_argument, NULL, F_LOG_LEVEL},
     {"print-config", no_argument, NULL, F_PRINT_CONFIG},
     {"version", no_argument, NULL, F_VERSION},
@@ -312,6 +325,34 @@ static void add_address(const char *flag, const char **list, unsigned *n, const 
     if (*n == SERVER_MAX_FAMILIES)
         cli_usage_error("%s: at most one IPv4 and one IPv6 address", flag);
     list[(*n)++] = text;
+}
+
+/* --allow-peer / --deny-peer CIDR: ADDR or ADDR/BITS, no host bits set. */
+static void add_peer_rule(struct server_config *c, const char *flag, const char *text, bool allow)
+{
+    char ip_text[INET6_ADDRSTRLEN];
+    const char *slash = strchr(text, '/');
+    size_t ip_len = slash != NULL ? (size_t)(slash - text) : strlen(text);
+    struct sockaddr_storage ss;
+    struct stun_addr ip;
+    if (ip_len >= sizeof(ip_text))
+        cli_usage_error("%s: want ADDR or ADDR/BITS, got '%s'", flag, text);
+    memcpy(ip_text, text, ip_len);
+    ip_text[ip_len] = '\0';
+    if (addr_parse_ip(ip_text, 0, &ss) != 0)
+        cli_usage_error("%s: want ADDR or ADDR/BITS, got '%s'", flag, text);
+    addr_to_stun(&ss, &ip);
+    unsigned max = ip.family == STUN_FAMILY_IPV6 ? 128 : 32;
+    unsigned bits = slash != NULL ? (unsigned)cli_number(flag, slash + 1, 0, max) : max;
+    struct stun_dest_rule *rule = &c->peer_rules[c->n_peer_rules];
+    if (c->n_peer_rules == STUN_DEST_MAX_RULES)
+        cli_usage_error("%s: at most %d --allow-peer and --deny-peer rules", flag,
+                        STUN_DEST_MAX_RULES);
+    if (!stun_cidr_make(&ip, bits, &rule->net))
+        cli_usage_error("%s: '%s' has bits set past /%u: want the network address", flag, text,
+                        bits);
+    rule->allow = allow;
+    c->n_peer_rules++;
 }
 
 static void apply_flag(struct options *o, int flag, const char *arg)
@@ -432,6 +473,12 @@ static void apply_flag(struct options *o, int flag, const char *arg)
     case F_TLS_HANDSHAKE_RATE:
         c->tls_handshake_rate = (unsigned)cli_number("--tls-handshake-rate", arg, 0, 1000000);
         break;
+    case F_ALLOW_PEER:
+        add_peer_rule(c, "--allow-peer", arg, true);
+        break;
+    case F_DENY_PEER:
+        add_peer_rule(c, "--deny-peer", arg, false);
+        break;
     case F_LOG_LEVEL: {
         int level = log_level_parse(arg);
         if (level < 0)
@@ -545,6 +592,20 @@ static void print_buffer(const char *name, int option, int wish)
         printf("%s %d\n", name, wish);
 }
 
+/* One line per --allow-peer / --deny-peer rule, in the order given. */
+static void print_peer_rules(const struct server_config *c)
+{
+    char text[INET6_ADDRSTRLEN];
+    for (unsigned i = 0; i < c->n_peer_rules; i++) {
+        const struct stun_dest_rule *r = &c->peer_rules[i];
+        inet_ntop(r->net.family == STUN_FAMILY_IPV6 ? AF_INET6 : AF_INET, r->net.ip, text,
+                  sizeof(text));
+        printf("%s %s/%u\n", r->allow ? "allow-peer" : "deny-peer", text, r->net.bits);
+    }
+    if (c->n_peer_rules == 0)
+        printf("peer-rules (none: the default deny list)\n");
+}
+
 static void print_config(const struct options *o)
 {
     const struct server_config *c = &o->cfg;
@@ -586,6 +647,7 @@ static void print_config(const struct options *o)
     printf("rate-prefix4 %u\nrate-prefix6 %u\n", c->rate_prefix4, c->rate_prefix6);
     printf("stream-max-per-client %u\ntls-handshake-rate %u\n", c->stream_max_per_client,
            c->tls_handshake_rate);
+    print_peer_rules(c);
     printf("log-level %s\n", log_level_name(log_threshold));
 }
 

@@ -540,6 +540,33 @@ class Auth:
         c.eq(f"{label}: nothing sent to the named address", len(sl.drain(b, QUIET)), 0)
         self.eq_deltas("RESPONSE-ADDRESS (off)", srv, before, {"reject_response_address_off": 1})
 
+    def destination_policy(self):
+        """Issue 9: RESPONSE-ADDRESS=127.0.0.1 is refused by default (400
+        classic, 403 modern, signed, at the requester, nothing at the named
+        address); response_address() above saw the same request honoured on
+        a server with --allow-peer 127.0.0.0/8."""
+        c, srv, cred = self.c, self.policy, self.cred_req
+        a, b = self.udp(), self.udp()
+        me_b = sl.norm(b.getsockname())
+        before = srv.stats()
+        for classic in (True, False):
+            want = 400 if classic else 403
+            label = (f"default policy, signed {'classic' if classic else 'modern'} "
+                     f"RESPONSE-ADDRESS={me_b[0]}:{me_b[1]} -> {want} at the requester")
+            msg, tid = self.signed(cred, classic, attrs=[sl.response_address(*me_b)])
+            m, src = self.ask(a, msg, tid, srv.primary)
+            if not c.check(label, m is not None and m.type == sl.BINDING_ERROR
+                           and err_code(m) == want and m.classic == classic,
+                           show(m) if m is not None else "no answer"):
+                continue
+            c.eq(f"{label}: sent from A1P1", src, srv.primary)
+            c.check(f"{label}: signed as the request was", m.check_integrity(cred.key) is None,
+                    f"{m.check_integrity(cred.key)} ({m.describe()})")
+        c.eq("default policy: nothing sent to the loopback RESPONSE-ADDRESS",
+             len(sl.drain(b, QUIET)), 0)
+        self.eq_deltas("destination policy", srv, before, {"reject_destination_denied": 2,
+                                                           "ok": 0})
+
     # ------------------------------------------------------------ 7. fleet
 
     def fleet(self):
@@ -1174,7 +1201,10 @@ class Auth:
                                           "--max-credentials", str(TABLE)])
             self.req = self.server("required", tls=True, listen=("127.0.0.1", "::1"),
                                    extra=["--auth", "required", "--secret-key", k1file,
-                                          "--response-address"])
+                                          "--response-address", "--allow-peer", "127.0.0.0/8"])
+            # The same, under the default destination policy (loopback refused).
+            self.policy = self.server("policy", extra=["--auth", "required", "--secret-key",
+                                                       k1file, "--response-address"])
             self.k1 = self.server("fleet-k1", extra=["--auth", "required",
                                                      "--secret-key", k1file])
             self.k2 = self.server("fleet-k2", extra=["--auth", "required",
@@ -1215,6 +1245,7 @@ class Auth:
             ("4. --auth none", self.auth_none),
             ("4. 433 outside TLS", self.use_tls),
             ("5. RESPONSE-ADDRESS and REFLECTED-FROM", self.response_address),
+            ("5. the destination policy refuses loopback", self.destination_policy),
             ("7. fleet key", self.fleet),
             ("7. fleet key rollover (--secret-key-previous)", self.fleet_rollover),
             ("9. stalled handshakes, idle connections", self.slow),
@@ -1228,7 +1259,8 @@ class Auth:
         ]
         try:
             for name, fn in groups:
-                if fn == self.response_address and self.cred_req is None:
+                if fn in (self.response_address, self.destination_policy) and \
+                        self.cred_req is None:
                     self.cred_req = sl.mint(self.req.tls_ep, self.ctx(self.req))
                 c.run(name, fn)
             for srv in self.servers:

@@ -4,7 +4,9 @@
     python3 tests/e2e/test_clients.py --stunringd build/tools/stunringd --backend uring
 
   - Debian's `stun` (package stun-client, RFC 3489): "Open" (no NAT), every
-    test answered, CHANGED-ADDRESS = the alternate endpoint A2:P2;
+    test answered, CHANGED-ADDRESS = the alternate endpoint A2:P2; against
+    a single-address server, test I (CHANGE-REQUEST 0) learns the mapped
+    address;
   - coturn's turnutils_stunclient (plain and -f, RFC 5780 mode) and
     turnutils_natdiscovery -m -f: endpoint-independent mapping and filtering;
   - tshark (Wireshark's STUN dissectors) on a loopback capture of a mix of
@@ -102,6 +104,25 @@ def stun_client(checks, srv):
     checks.eq("stun: test I(2) (sent to A2:P1) answered from A2:P1, CHANGED-ADDRESS A1:P2",
               (answers.get(10, {}).get("SourceAddress"), answers.get(10, {}).get("ChangedAddress")),
               (ep(srv.ep("A2P1")), ep(srv.ep("A1P2"))))
+
+
+def stun_client_single(checks, single):
+    """Issue 9 item 6: Debian's stun test I (CHANGE-REQUEST with no flag set)
+    against the default single-address configuration is answered, and the
+    client prints the mapped address (it used to get 420 and learn nothing)."""
+    a1p1 = single.ep("A1P1")
+    cport = sl.free_ports(["0.0.0.0"], [], count=2, consecutive=True)[0]
+    rc, out = run_tool(checks, "stun test I, single-address",
+                       ["stun", f"{a1p1[0]}:{a1p1[1]}", "1", "-v", "-p", str(cport)])
+    if rc is None:
+        return
+    checks.check("stun test I vs single-address: sends CHANGE-REQUEST 0",
+                 "Encoding ChangeRequest: 0" in out, "no 'Encoding ChangeRequest: 0' line")
+    m = re.search(r"^\s*MappedAddress = (\S+)", out, re.M)
+    checks.eq("stun test I vs single-address: prints the mapped address",
+              m.group(1) if m else None, f"127.0.0.1:{cport}")
+    checks.check("stun test I vs single-address: the test succeeds (ok=1)",
+                 re.search(r"^\s*ok=1\b", out, re.M) is not None, "no 'ok=1' line")
 
 
 # ---------------------------------------------------------------- coturn
@@ -458,6 +479,8 @@ def main():
         srv.start()
         single.start()
         checks.run("Debian stun-client: stun", stun_client, checks, srv)
+        checks.run("Debian stun-client: stun 1 (test I), single address", stun_client_single,
+                   checks, single)
         checks.run("coturn: turnutils_stunclient", coturn_stunclient, checks, srv, single)
         checks.run("coturn: turnutils_natdiscovery", coturn_natdiscovery, checks, srv)
         checks.run("tshark: STUN dissector", tshark_check, checks, args, srv)

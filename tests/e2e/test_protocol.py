@@ -9,7 +9,8 @@ Starts three servers on loopback (ports chosen free), each stopped by PID:
     every CHANGE-REQUEST from every endpoint, RESPONSE-PORT, PADDING, the
     error answers (400, 401, 420, 433), silent drops and their counters, TCP;
   - dual-stack: the same plus --listen ::1 (IPv6 answers);
-  - single-address: --listen 127.0.0.1 only (CHANGE-REQUEST -> 420).
+  - single-address: --listen 127.0.0.1 only (CHANGE-REQUEST asking for a
+    change -> 420, for none -> answered).
 Prints one line per check and "N passed, M failed"; exit 1 on any failure.
 """
 
@@ -140,9 +141,12 @@ class Protocol:
                                m.addr(sl.CHANGED_ADDRESS))
                         names = ("MAPPED-ADDRESS", "SOURCE-ADDRESS", "CHANGED-ADDRESS")
                     else:
-                        got = (m.xor_addr(), m.addr(sl.RESPONSE_ORIGIN), m.addr(sl.OTHER_ADDRESS))
-                        names = ("XOR-MAPPED-ADDRESS", "RESPONSE-ORIGIN", "OTHER-ADDRESS")
-                    for n, g, w in zip(names, got, (me, want_from, want_other)):
+                        # RFC 5780 §6.1: MAPPED-ADDRESS beside XOR-MAPPED-ADDRESS.
+                        got = (m.xor_addr(), m.addr(sl.RESPONSE_ORIGIN), m.addr(sl.OTHER_ADDRESS),
+                               m.addr(sl.MAPPED_ADDRESS))
+                        names = ("XOR-MAPPED-ADDRESS", "RESPONSE-ORIGIN", "OTHER-ADDRESS",
+                                 "MAPPED-ADDRESS")
+                    for n, g, w in zip(names, got, (me, want_from, want_other, me)):
                         if g != w:
                             problems.append(f"{n} {g}, want {w}")
                     c.check(name, not problems, "; ".join(problems))
@@ -436,7 +440,18 @@ class Protocol:
                     m is not None and m.addr(sl.MAPPED_ADDRESS) == me,
                     "no answer" if m is None else m.describe())
             for classic in (False, True):
-                for flags in (0, sl.CHANGE_PORT, sl.CHANGE_IP, sl.CHANGE_IP | sl.CHANGE_PORT):
+                # No change asked: a plain Binding (issue 9 item 6; Debian's
+                # stun sends it in test I).
+                label = (f"single-address: {'classic' if classic else 'modern'} "
+                         f"CHANGE-REQUEST none -> answered")
+                msg, tid = sl.build(attrs=[sl.change_request(0)], classic=classic)
+                m, src = self.ask(s, msg, tid, srv.primary)
+                mapped = None if m is None else (m.addr(sl.MAPPED_ADDRESS) if classic
+                                                 else m.xor_addr())
+                c.check(label, m is not None and m.type == sl.BINDING_SUCCESS and mapped == me
+                        and src == srv.primary, "no answer" if m is None else
+                        f"{m.describe()} error {m.error()} from {src}")
+                for flags in (sl.CHANGE_PORT, sl.CHANGE_IP, sl.CHANGE_IP | sl.CHANGE_PORT):
                     label = (f"single-address: {'classic' if classic else 'modern'} "
                              f"CHANGE-REQUEST {flag_name(flags)} -> 420")
                     msg, tid = sl.build(attrs=[sl.change_request(flags)], classic=classic)

@@ -1,10 +1,14 @@
 /*
- * Writes the seed corpus both fuzzers start from: the RFC sample messages
+ * Writes the seed corpus the fuzzers start from: the RFC sample messages
  * and a few hand-made ones covering classic STUN, errors, RFC 5780 and
  * the SHA-256 attributes. Run it by hand when the seeds change:
  *   build/tests/fuzz/fuzz_seed_corpus tests/fuzz/corpus/fuzz_parse
  *   build/tests/fuzz/fuzz_seed_corpus tests/fuzz/corpus/fuzz_roundtrip
+ *   build/tests/fuzz/fuzz_seed_corpus --handle tests/fuzz/corpus/fuzz_handle
+ * --handle adds the authenticated requests and writes each seed behind
+ * the two control bytes of fuzz_handle.c, once per configuration below.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,21 +16,86 @@
 #include "tests/unit/craft.h"
 #include "tests/unit/vectors.h"
 
-static int save(const char *dir, const char *name, const void *bytes, size_t len)
+static int write_file(const char *path, const void *control, size_t control_len, const void *bytes,
+                      size_t len)
 {
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
     FILE *f = fopen(path, "wb");
-    if (f == NULL || fwrite(bytes, 1, len, f) != len || fclose(f) != 0) {
+    if (f == NULL || fwrite(control, 1, control_len, f) != control_len ||
+        fwrite(bytes, 1, len, f) != len || fclose(f) != 0) {
         perror(path);
         return 1;
     }
     return 0;
 }
 
+/* fuzz_handle's control bytes (tests/fuzz/fuzz_handle.c): none; required
+ * with RESPONSE-ADDRESS and four endpoints; the same with a realm; with
+ * IPv6 and SOFTWARE; optional over TLS; --allow-peer loopback. */
+static const uint8_t controls[][2] = {
+    {0x00, 0x00}, {0x1a, 0x00}, {0x1e, 0x00}, {0x3e, 0x01}, {0xc1, 0x00}, {0x19, 0x02},
+};
+static bool handle_mode;
+
+static int save(const char *dir, const char *name, const void *bytes, size_t len)
+{
+    char path[4096];
+    int err = 0;
+    if (!handle_mode) {
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        return write_file(path, "", 0, bytes, len);
+    }
+    for (size_t i = 0; i < sizeof(controls) / sizeof(controls[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s-c%02x%02x", dir, name, controls[i][0], controls[i][1]);
+        err |= write_file(path, controls[i], 2, bytes, len);
+    }
+    return err;
+}
+
 static int save_craft(const char *dir, const char *name, const struct craft *c)
 {
     return save(dir, name, c->buf, c->len);
+}
+
+/* The authenticated requests fuzz_handle signs: short-term, with
+ * RESPONSE-ADDRESS, and long-term with a 45-byte NONCE it refreshes. */
+static int authenticated(const char *dir)
+{
+    static const uint8_t algorithms[8] = {0, 2, 0, 0, 0, 1, 0, 0}; /* SHA-256, MD5 */
+    struct craft c;
+    int err = 0;
+    uint8_t zero[64] = {0};
+    for (int classic = 0; classic < 2; classic++) {
+        craft_binding_request(&c, classic);
+        craft_attr(&c, STUN_ATTR_USERNAME, "alice001", 8);
+        craft_attr(&c, STUN_ATTR_MESSAGE_INTEGRITY, zero, 20);
+        if (!classic)
+            craft_attr(&c, STUN_ATTR_FINGERPRINT, zero, 4);
+        err |= save_craft(dir, classic ? "auth-short-classic" : "auth-short", &c);
+        craft_binding_request(&c, classic);
+        craft_attr(&c, STUN_ATTR_RESPONSE_ADDRESS, (uint8_t[]){0, 1, 0x13, 0x88, 127, 0, 0, 1}, 8);
+        craft_attr(&c, STUN_ATTR_USERNAME, "alice001", 8);
+        craft_attr(&c, STUN_ATTR_MESSAGE_INTEGRITY, zero, 20);
+        err |= save_craft(dir, classic ? "auth-response-address-classic" : "auth-response-address",
+                          &c);
+    }
+    craft_binding_request(&c, false);
+    craft_attr(&c, STUN_ATTR_USERNAME, "user", 4);
+    craft_attr(&c, STUN_ATTR_REALM, "fuzz.example", 12);
+    craft_attr(&c, STUN_ATTR_NONCE, zero, 45);
+    craft_attr(&c, STUN_ATTR_MESSAGE_INTEGRITY, zero, 20);
+    craft_attr(&c, STUN_ATTR_FINGERPRINT, zero, 4);
+    err |= save_craft(dir, "auth-long-md5", &c);
+    craft_binding_request(&c, false);
+    craft_attr(&c, STUN_ATTR_RESPONSE_ADDRESS, (uint8_t[]){0, 1, 0x13, 0x88, 1, 2, 3, 4}, 8);
+    craft_attr(&c, STUN_ATTR_USERHASH, zero, 32);
+    craft_attr(&c, STUN_ATTR_REALM, "fuzz.example", 12);
+    craft_attr(&c, STUN_ATTR_NONCE, zero, 45);
+    craft_attr(&c, STUN_ATTR_PASSWORD_ALGORITHMS, algorithms, 8);
+    craft_attr(&c, STUN_ATTR_PASSWORD_ALGORITHM, (uint8_t[]){0, 2, 0, 0}, 4);
+    craft_attr(&c, STUN_ATTR_MESSAGE_INTEGRITY_SHA256, zero, 32);
+    craft_attr(&c, STUN_ATTR_FINGERPRINT, zero, 4);
+    err |= save_craft(dir, "auth-long-sha256", &c);
+    return err;
 }
 
 static int crafted(const char *dir)
@@ -140,12 +209,15 @@ int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[2], "frame") == 0)
         return frame_streams(argv[1]);
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s DIR [frame]\n", argv[0]);
+    handle_mode = argc == 3 && strcmp(argv[1], "--handle") == 0;
+    if (argc != 2 && !handle_mode) {
+        fprintf(stderr, "usage: %s [--handle] DIR | %s DIR frame\n", argv[0], argv[0]);
         return 2;
     }
-    const char *dir = argv[1];
+    const char *dir = argv[argc - 1];
     int err = 0;
+    if (handle_mode)
+        err |= authenticated(dir);
     err |= save(dir, "rfc5769-request", rfc5769_request, sizeof(rfc5769_request));
     err |= save(dir, "rfc5769-response-v4", rfc5769_response_v4, sizeof(rfc5769_response_v4));
     err |= save(dir, "rfc5769-response-v6", rfc5769_response_v6, sizeof(rfc5769_response_v6));

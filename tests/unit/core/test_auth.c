@@ -99,6 +99,13 @@ static enum stun_status fake_mint(void *ctx, const struct stun_addr *who, uint64
 
 static enum mint_behaviour mint_ok = MINT_OK, mint_fail = MINT_FAIL, mint_odd = MINT_ODD_LENGTH;
 
+/* --allow-peer 203.0.113.0/24: elsewhere lies in TEST-NET-3, which the
+ * defaults deny (core/destination.h). */
+static const struct stun_dest_policy allow_test_net3 = {
+    .rules = {{.net = {STUN_FAMILY_IPV4, 24, {203, 0, 113, 0}}, .allow = true}},
+    .n_rules = 1,
+};
+
 static struct stun_handler_config config(enum stun_auth_mode auth)
 {
     return (struct stun_handler_config){
@@ -109,6 +116,7 @@ static struct stun_handler_config config(enum stun_auth_mode auth)
         .mint = fake_mint,
         .mint_ctx = &mint_ok,
         .response_address = true, /* --response-address; see response_address_off_is_420 */
+        .destinations = &allow_test_net3,
     };
 }
 
@@ -514,9 +522,10 @@ Test(auth, both_integrities_are_verified_on_sha1)
 
 Test(auth, signed_success_modern)
 {
-    static const uint16_t order[] = {STUN_ATTR_XOR_MAPPED_ADDRESS, STUN_ATTR_OTHER_ADDRESS,
-                                     STUN_ATTR_RESPONSE_ORIGIN,    STUN_ATTR_SOFTWARE,
-                                     STUN_ATTR_MESSAGE_INTEGRITY,  STUN_ATTR_FINGERPRINT};
+    static const uint16_t order[] = {STUN_ATTR_XOR_MAPPED_ADDRESS, STUN_ATTR_MAPPED_ADDRESS,
+                                     STUN_ATTR_OTHER_ADDRESS,      STUN_ATTR_RESPONSE_ORIGIN,
+                                     STUN_ATTR_SOFTWARE,           STUN_ATTR_MESSAGE_INTEGRITY,
+                                     STUN_ATTR_FINGERPRINT};
     for (int mode = STUN_AUTH_OPTIONAL; mode <= STUN_AUTH_REQUIRED; mode++) {
         const struct stun_handler_config cfg = with_software((enum stun_auth_mode)mode);
         struct craft c;
@@ -535,8 +544,9 @@ Test(auth, signed_success_modern)
 
 Test(auth, signed_success_modern_without_fingerprint_ends_with_integrity)
 {
-    static const uint16_t order[] = {STUN_ATTR_XOR_MAPPED_ADDRESS, STUN_ATTR_OTHER_ADDRESS,
-                                     STUN_ATTR_RESPONSE_ORIGIN, STUN_ATTR_MESSAGE_INTEGRITY};
+    static const uint16_t order[] = {STUN_ATTR_XOR_MAPPED_ADDRESS, STUN_ATTR_MAPPED_ADDRESS,
+                                     STUN_ATTR_OTHER_ADDRESS, STUN_ATTR_RESPONSE_ORIGIN,
+                                     STUN_ATTR_MESSAGE_INTEGRITY};
     const struct stun_handler_config cfg = config(STUN_AUTH_OPTIONAL);
     struct craft c;
     struct stun_msg m;
@@ -800,6 +810,99 @@ Test(auth, response_address_off_is_420)
         cr_assert_eq(types[0], STUN_ATTR_RESPONSE_ADDRESS);
         assert_signed_by(&m, "alice-password!!");
     }
+}
+
+/* Issue 9: a RESPONSE-ADDRESS the destination policy refuses gets an error
+ * at the source, signed as the request was: 403, or RFC 3489's 400. */
+static void assert_destination_denied(const struct stun_handler_config *cfg, bool classic,
+                                      const struct stun_addr *to, const struct stun_addr *local)
+{
+    struct craft c;
+    struct stun_msg m;
+    redirected_request(&c, classic, "alice001", "alice-password!!", to);
+    add_fingerprint(&c);
+    struct stun_request req = request(&c);
+    if (local != NULL)
+        req.local = local;
+    struct stun_reply r = handle(cfg, &req);
+    assert_error(&req, &r, &m, STUN_REJECT_DESTINATION_DENIED, code_for(classic, 400, 403));
+    cr_assert(r.authenticated);
+    assert_signed_by(&m, "alice-password!!");
+    cr_assert_eq(m.present & ~(BIT(STUN_A_MESSAGE_INTEGRITY) | BIT(STUN_A_FINGERPRINT)),
+                 BIT(STUN_A_ERROR_CODE), "attributes 0x%08x", m.present);
+}
+
+Test(auth, response_address_refused_by_the_default_policy)
+{
+    static const struct stun_addr refused[] = {
+        {STUN_FAMILY_IPV4, 5000, {127, 0, 0, 1}},       {STUN_FAMILY_IPV4, 5000, {10, 1, 2, 3}},
+        {STUN_FAMILY_IPV4, 5000, {192, 168, 0, 1}},     {STUN_FAMILY_IPV4, 5000, {224, 0, 0, 251}},
+        {STUN_FAMILY_IPV4, 5000, {255, 255, 255, 255}},
+    };
+    struct stun_handler_config cfg = config(STUN_AUTH_REQUIRED);
+    for (int classic = 0; classic < 2; classic++) {
+        for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+            assert_destination_denied(&cfg, classic, &refused[i], NULL);
+        cfg.destinations = NULL; /* the defaults alone: TEST-NET-3 too */
+        assert_destination_denied(&cfg, classic, &elsewhere, NULL);
+        cfg.destinations = &allow_test_net3;
+    }
+}
+
+Test(auth, response_address_to_the_arrival_address_is_refused)
+{
+    /* A wildcard listen: the public address the request came in on is
+     * ours, on every port. */
+    const struct stun_addr arrival = {STUN_FAMILY_IPV4, P1, {8, 8, 8, 8}};
+    const struct stun_addr ours = {STUN_FAMILY_IPV4, 22, {8, 8, 8, 8}};
+    const struct stun_handler_config cfg = config(STUN_AUTH_REQUIRED);
+    assert_destination_denied(&cfg, false, &ours, &arrival);
+    assert_destination_denied(&cfg, true, &ours, &arrival);
+}
+
+Test(auth, response_address_ipv6_spellings_of_loopback_are_refused)
+{
+    static const struct stun_addr refused[] = {
+        {STUN_FAMILY_IPV6, 5000, {[10] = 0xff, 0xff, 127, 0, 0, 1}},        /* ::ffff:127.0.0.1 */
+        {STUN_FAMILY_IPV6, 5000, {[12] = 127, 0, 0, 1}},                    /* ::127.0.0.1 */
+        {STUN_FAMILY_IPV6, 5000, {0x20, 0x02, 127, 0, 0, 1, [15] = 1}},     /* 2002:7f00:1::1 */
+        {STUN_FAMILY_IPV6, 5000, {0, 0x64, 0xff, 0x9b, [12] = 8, 8, 8, 8}}, /* NAT64 */
+        {STUN_FAMILY_IPV6, 5000, {[15] = 1}},                               /* ::1 */
+    };
+    const struct stun_addr client6 = {STUN_FAMILY_IPV6, 50001, {0x20, 0x01, 0x0d, 0xb8, [15] = 7}};
+    const struct stun_addr local6 = {STUN_FAMILY_IPV6, P1, {0x20, 0x01, 0x0d, 0xb8, [15] = 1}};
+    const struct stun_endpoints eps6 = {.addr = {[STUN_EP_A1P1] = local6}, .alternate = false};
+    const struct stun_handler_config cfg = config(STUN_AUTH_REQUIRED);
+    struct craft c;
+    struct stun_msg m;
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        redirected_request(&c, false, "bob00002", "bob-password", &refused[i]);
+        struct stun_request req = request(&c);
+        req.source = &client6;
+        req.local = &local6;
+        req.eps = &eps6;
+        struct stun_reply r = handle(&cfg, &req);
+        assert_error(&req, &r, &m, STUN_REJECT_DESTINATION_DENIED, 403);
+        assert_signed_by(&m, "bob-password");
+    }
+}
+
+Test(auth, allow_peer_opens_loopback_to_response_address)
+{
+    static const struct stun_dest_policy allow_loopback = {
+        .rules = {{.net = {STUN_FAMILY_IPV4, 8, {127, 0, 0, 0}}, .allow = true}},
+        .n_rules = 1,
+    };
+    const struct stun_addr loopback = {STUN_FAMILY_IPV4, 5000, {127, 0, 0, 9}};
+    struct stun_handler_config cfg = config(STUN_AUTH_REQUIRED);
+    cfg.destinations = &allow_loopback;
+    struct craft c;
+    struct stun_msg m;
+    redirected_request(&c, false, "alice001", "alice-password!!", &loopback);
+    struct stun_request req = request(&c);
+    struct stun_reply r = handle(&cfg, &req);
+    assert_success_to(&req, &r, &m, &loopback);
+    assert_signed_by(&m, "alice-password!!");
 }
 
 Test(auth, response_address_unauthenticated_is_401)

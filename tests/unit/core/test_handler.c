@@ -275,7 +275,9 @@ Test(handler, software_is_added_when_configured)
 
 /* RFC 5780 §6.1: a server with A2 and P2. */
 
-Test(handler, alternate_adds_other_address_and_response_origin)
+/* RFC 5780 §6.1: MAPPED-ADDRESS beside XOR-MAPPED-ADDRESS, then OTHER-
+ * ADDRESS and RESPONSE-ORIGIN. */
+Test(handler, alternate_adds_mapped_other_address_and_response_origin)
 {
     struct craft c;
     struct stun_msg m;
@@ -284,10 +286,11 @@ Test(handler, alternate_adds_other_address_and_response_origin)
         struct stun_request req = request(&c, &four, (enum stun_endpoint)ep);
         struct stun_reply r = handle(&plain, &req);
         assert_success(&req, &r, &m, (enum stun_endpoint)ep);
-        cr_assert_eq(r.len, MIN_ANSWER + 2 * 12, "arrived on %d", ep);
-        assert_attrs(&m, BIT(STUN_A_XOR_MAPPED_ADDRESS) | BIT(STUN_A_OTHER_ADDRESS) |
-                             BIT(STUN_A_RESPONSE_ORIGIN));
+        cr_assert_eq(r.len, MIN_ANSWER + 3 * 12, "arrived on %d", ep);
+        assert_attrs(&m, BIT(STUN_A_XOR_MAPPED_ADDRESS) | BIT(STUN_A_MAPPED_ADDRESS) |
+                             BIT(STUN_A_OTHER_ADDRESS) | BIT(STUN_A_RESPONSE_ORIGIN));
         assert_attr_addr(&m, STUN_A_XOR_MAPPED_ADDRESS, &client, "XOR-MAPPED-ADDRESS");
+        assert_attr_addr(&m, STUN_A_MAPPED_ADDRESS, &client, "MAPPED-ADDRESS");
         assert_attr_addr(&m, STUN_A_OTHER_ADDRESS, &four.addr[other_of[ep]], "OTHER-ADDRESS");
         assert_attr_addr(&m, STUN_A_RESPONSE_ORIGIN, &four.addr[ep], "RESPONSE-ORIGIN");
     }
@@ -307,8 +310,8 @@ Test(handler, change_request_modern_follows_table_1)
             cr_assert_eq(r.from, want, "arrived %d flags 0x%x: from %d, want %d", ep,
                          change_flags[f], r.from, want);
             assert_success(&req, &r, &m, want);
-            assert_attrs(&m, BIT(STUN_A_XOR_MAPPED_ADDRESS) | BIT(STUN_A_OTHER_ADDRESS) |
-                                 BIT(STUN_A_RESPONSE_ORIGIN));
+            assert_attrs(&m, BIT(STUN_A_XOR_MAPPED_ADDRESS) | BIT(STUN_A_MAPPED_ADDRESS) |
+                                 BIT(STUN_A_OTHER_ADDRESS) | BIT(STUN_A_RESPONSE_ORIGIN));
             assert_attr_addr(&m, STUN_A_XOR_MAPPED_ADDRESS, &client, "XOR-MAPPED-ADDRESS");
             assert_attr_addr(&m, STUN_A_RESPONSE_ORIGIN, &four.addr[want], "RESPONSE-ORIGIN");
             assert_attr_addr(&m, STUN_A_OTHER_ADDRESS, &four.addr[other_of[ep]], "OTHER-ADDRESS");
@@ -346,11 +349,12 @@ Test(handler, change_request_classic_follows_table_1)
 
 Test(handler, change_request_without_alternate_is_420)
 {
-    /* RFC 5780 §6: no alternate address and port, so 420 to any CHANGE-REQUEST. */
+    /* RFC 5780 §6: no alternate address and port, so 420 to a CHANGE-
+     * REQUEST asking for a change (no change: see the next test). */
     static const uint16_t listed[] = {STUN_ATTR_CHANGE_REQUEST};
     struct craft c;
     struct stun_msg m;
-    for (int f = 0; f < 4; f++) {
+    for (int f = 1; f < 4; f++) {
         craft_binding_request(&c, false);
         craft_change(&c, change_flags[f]);
         struct stun_request req = request(&c, &single, STUN_EP_A1P1);
@@ -359,6 +363,27 @@ Test(handler, change_request_without_alternate_is_420)
         cr_assert_eq(m.type, 0x0111);
         assert_attrs(&m, BIT(STUN_A_ERROR_CODE) | BIT(STUN_A_UNKNOWN_ATTRIBUTES));
         assert_unknown(&m, listed, 1);
+    }
+}
+
+/* Issue 9 item 6: Debian's stun sends CHANGE-REQUEST 0 in test I, in both
+ * styles; a single-address server answers it as a plain Binding. */
+Test(handler, change_request_for_no_change_is_answered_without_alternate)
+{
+    struct craft c;
+    struct stun_msg m;
+    for (int classic = 0; classic < 2; classic++) {
+        craft_binding_request(&c, classic);
+        craft_change(&c, 0);
+        struct stun_request req = request(&c, &single, STUN_EP_A1P1);
+        struct stun_reply r = handle(&plain, &req);
+        assert_success(&req, &r, &m, STUN_EP_A1P1);
+        if (classic) {
+            assert_attr_addr(&m, STUN_A_MAPPED_ADDRESS, &client, "MAPPED-ADDRESS");
+        } else {
+            assert_attrs(&m, BIT(STUN_A_XOR_MAPPED_ADDRESS));
+            assert_attr_addr(&m, STUN_A_XOR_MAPPED_ADDRESS, &client, "XOR-MAPPED-ADDRESS");
+        }
     }
 }
 
@@ -522,9 +547,9 @@ Test(handler, padding_with_alternate_and_fingerprint_fills_to_request_size)
     struct stun_request req = request(&c, &four, STUN_EP_A2P2);
     struct stun_reply r = handle(&plain, &req);
     assert_success(&req, &r, &m, STUN_EP_A2P2);
-    assert_attrs(&m, BIT(STUN_A_XOR_MAPPED_ADDRESS) | BIT(STUN_A_OTHER_ADDRESS) |
-                         BIT(STUN_A_RESPONSE_ORIGIN) | BIT(STUN_A_PADDING) |
-                         BIT(STUN_A_FINGERPRINT));
+    assert_attrs(&m, BIT(STUN_A_XOR_MAPPED_ADDRESS) | BIT(STUN_A_MAPPED_ADDRESS) |
+                         BIT(STUN_A_OTHER_ADDRESS) | BIT(STUN_A_RESPONSE_ORIGIN) |
+                         BIT(STUN_A_PADDING) | BIT(STUN_A_FINGERPRINT));
     cr_assert_eq(stun_msg_check_fingerprint(&m), STUN_OK);
     assert_padded_size(&r, &m, c.len);
 }
@@ -973,8 +998,8 @@ Test(handler, bare_binding_takes_the_general_path_when_there_is_more)
     struct stun_request req = request(&c, &four, STUN_EP_A1P1);
     struct stun_reply r = handle(&plain, &req);
     assert_success(&req, &r, &m, STUN_EP_A1P1);
-    assert_attrs(&m, BIT(STUN_A_XOR_MAPPED_ADDRESS) | BIT(STUN_A_OTHER_ADDRESS) |
-                         BIT(STUN_A_RESPONSE_ORIGIN));
+    assert_attrs(&m, BIT(STUN_A_XOR_MAPPED_ADDRESS) | BIT(STUN_A_MAPPED_ADDRESS) |
+                         BIT(STUN_A_OTHER_ADDRESS) | BIT(STUN_A_RESPONSE_ORIGIN));
     req = request(&c, &single, STUN_EP_A1P1);
     r = handle(&with_software, &req);
     assert_success(&req, &r, &m, STUN_EP_A1P1);
@@ -982,4 +1007,89 @@ Test(handler, bare_binding_takes_the_general_path_when_there_is_more)
     struct stun_handler_config required = {.auth = STUN_AUTH_REQUIRED};
     r = handle(&required, &req);
     assert_error(&req, &r, &m, STUN_REJECT_NO_INTEGRITY, 400);
+}
+
+/* README "Amplification": the budgets, for the requests they were sized on. */
+Test(handler, answer_budgets_known_values)
+{
+    const struct stun_addr client6 = {STUN_FAMILY_IPV6, 40000, {0x20, 0x01, 0x0d, 0xb8, [15] = 7}};
+    struct craft c;
+    craft_binding_request(&c, false);
+    struct stun_request req = request(&c, &single, STUN_EP_A1P1);
+    cr_assert_eq(stun_answer_budget(&plain, &req, STUN_ANSWER_SUCCESS), 20 + 12 + 8);
+    cr_assert_eq(stun_answer_budget(&plain, &req, STUN_ANSWER_ERROR), 20 + 32 + 20 + 8);
+    cr_assert_eq(stun_answer_budget(&plain, &req, STUN_ANSWER_CHALLENGE), 0, "no --realm");
+    cr_assert_eq(stun_answer_budget(&with_software, &req, STUN_ANSWER_SUCCESS), 40 + 4 + 16);
+    req = request(&c, &four, STUN_EP_A1P1);
+    cr_assert_eq(stun_answer_budget(&plain, &req, STUN_ANSWER_SUCCESS), 20 + 4 * 12 + 8);
+    req.source = &client6;
+    cr_assert_eq(stun_answer_budget(&plain, &req, STUN_ANSWER_SUCCESS), 20 + 4 * 24 + 8);
+    craft_binding_request(&c, true);
+    req = request(&c, &single, STUN_EP_A1P1);
+    cr_assert_eq(stun_answer_budget(&plain, &req, STUN_ANSWER_SUCCESS), 56);
+    cr_assert_eq(stun_answer_budget(&plain, &req, STUN_ANSWER_ERROR), 72);
+    req.source = &client6;
+    cr_assert_eq(stun_answer_budget(&plain, &req, STUN_ANSWER_SUCCESS), 92);
+    craft_padding(&c, 400);
+    req = request(&c, &single, STUN_EP_A1P1);
+    cr_assert_eq(stun_answer_budget(&plain, &req, STUN_ANSWER_SUCCESS), c.len, "PADDING: 1:1");
+}
+
+/* Adds n unknown comprehension-required attributes. */
+static void craft_unknowns(struct craft *c, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        craft_attr(c, (uint16_t)(0x0040 + i), (uint8_t[4]){0}, 4);
+}
+
+/* Every unauthenticated answer of a spread of requests fits its budget. */
+Test(handler, unauthenticated_answers_fit_their_budget)
+{
+    const struct stun_addr client6 = {STUN_FAMILY_IPV6, 40000, {0x20, 0x01, 0x0d, 0xb8, [15] = 7}};
+    const struct stun_endpoints *eps[] = {&single, &four};
+    const struct stun_handler_config *cfgs[] = {&plain, &with_software};
+    const struct stun_addr *sources[] = {&client, &client6};
+    struct craft c;
+    struct stun_msg m;
+    int checked = 0;
+    for (int kind = 0; kind < 9; kind++) {
+        for (unsigned i = 0; i < 2 * 2 * 2 * 2; i++) {
+            bool classic = i & 1;
+            craft_binding_request(&c, classic);
+            if (kind == 1)
+                craft_change(&c, STUN_CHANGE_IP | STUN_CHANGE_PORT);
+            else if (kind == 2)
+                craft_unknowns(&c, 12); /* more than STUN_MAX_UNKNOWN */
+            else if (kind == 3)
+                craft_padding(&c, 3);
+            else if (kind == 4)
+                craft_padding(&c, 301);
+            else if (kind == 5)
+                craft_response_port(&c, 0);
+            else if (kind == 6)
+                craft_attr(&c, STUN_ATTR_RESPONSE_ADDRESS,
+                           (uint8_t[]){0, 1, 0x13, 0x88, 127, 0, 0, 1}, 8);
+            else if (kind == 7)
+                craft_attr(&c, STUN_ATTR_MAPPED_ADDRESS, (uint8_t[]){0, 9, 0, 0}, 4);
+            else if (kind == 8)
+                craft_change(&c, 0);
+            if (!classic && (i & 2))
+                craft_fingerprint(&c);
+            struct stun_request req = request(&c, eps[(i >> 2) & 1], STUN_EP_A1P1);
+            req.source = sources[(i >> 3) & 1];
+            const struct stun_handler_config *cfg = cfgs[(i >> 1) & 1];
+            struct stun_reply r = handle(cfg, &req);
+            cr_assert_not(r.authenticated);
+            if (r.len == 0)
+                continue;
+            parse_answer(&r, &m);
+            enum stun_answer_kind k =
+                m.cls == STUN_CLASS_SUCCESS ? STUN_ANSWER_SUCCESS : STUN_ANSWER_ERROR;
+            size_t budget = stun_answer_budget(cfg, &req, k);
+            cr_assert_leq(r.len, budget, "kind %d case %u: %zu bytes, budget %zu", kind, i, r.len,
+                          budget);
+            checked++;
+        }
+    }
+    cr_assert_geq(checked, 9 * 16 - 16, "nearly every case was answered (%d)", checked);
 }

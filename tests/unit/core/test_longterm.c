@@ -142,6 +142,12 @@ static void teardown(void) { guard_fini(&in_guard); }
 
 TestSuite(longterm, .init = setup, .fini = teardown);
 
+/* --allow-peer 203.0.113.0/24: elsewhere is in TEST-NET-3, denied by default. */
+static const struct stun_dest_policy allow_test_net3 = {
+    .rules = {{.net = {STUN_FAMILY_IPV4, 24, {203, 0, 113, 0}}, .allow = true}},
+    .n_rules = 1,
+};
+
 static struct stun_handler_config config(enum stun_auth_mode auth)
 {
     return (struct stun_handler_config){
@@ -154,6 +160,7 @@ static struct stun_handler_config config(enum stun_auth_mode auth)
         .nonce_key = &nonce_key,
         .nonce_ttl_s = TTL_S,
         .response_address = true, /* --response-address */
+        .destinations = &allow_test_net3,
     };
 }
 
@@ -533,6 +540,35 @@ Test(longterm, challenge_carries_software)
     assert_order(&m, order, 5);
 }
 
+/* README "Amplification": the challenge stays within its budget, which
+ * is the 401's own size when nothing optional is added. */
+Test(longterm, challenge_fits_its_budget)
+{
+    struct stun_handler_config cfg = config(STUN_AUTH_REQUIRED);
+    struct craft c;
+    for (int software = 0; software < 2; software++) {
+        cfg.software = software ? "stunring test" : NULL;
+        cfg.software_len = software ? 13 : 0;
+        craft_binding_request(&c, false);
+        add_fingerprint(&c);
+        struct stun_request req = request(&c);
+        struct stun_reply r = handle(&cfg, &req);
+        assert_status(&r, STUN_REJECT_LT_CHALLENGE);
+        cr_assert_not(r.authenticated);
+        size_t budget = stun_answer_budget(&cfg, &req, STUN_ANSWER_CHALLENGE);
+        cr_assert_leq(r.len, budget, "401 of %zu bytes, budget %zu", r.len, budget);
+        /* 401 "Unauthorized" and no UNKNOWN-ATTRIBUTES: 12 + 20 under budget. */
+        cr_assert_eq(r.len + 12 + 20, budget);
+    }
+    /* 20 + 32 + 20 + 8 for the error, + REALM 16 + NONCE 52 + PASSWORD-ALGORITHMS 12 */
+    cfg.software = NULL;
+    craft_binding_request(&c, false);
+    struct stun_request req = request(&c);
+    cr_assert_eq(stun_answer_budget(&cfg, &req, STUN_ANSWER_CHALLENGE), 160);
+    cfg.realm = NULL;
+    cr_assert_eq(stun_answer_budget(&cfg, &req, STUN_ANSWER_CHALLENGE), 0);
+}
+
 Test(longterm, optional_answers_unsigned_requests_unsigned)
 {
     const struct stun_handler_config cfg = config(STUN_AUTH_OPTIONAL);
@@ -544,8 +580,8 @@ Test(longterm, optional_answers_unsigned_requests_unsigned)
     struct stun_reply r = handle(&cfg, &req);
     assert_status(&r, STUN_OK);
     parse_answer(&r, &m);
-    cr_assert_eq(m.present, BIT(STUN_A_XOR_MAPPED_ADDRESS) | BIT(STUN_A_RESPONSE_ORIGIN) |
-                                BIT(STUN_A_OTHER_ADDRESS));
+    cr_assert_eq(m.present, BIT(STUN_A_XOR_MAPPED_ADDRESS) | BIT(STUN_A_MAPPED_ADDRESS) |
+                                BIT(STUN_A_RESPONSE_ORIGIN) | BIT(STUN_A_OTHER_ADDRESS));
     cr_assert_eq(user_calls + short_lookups, 0);
 }
 
