@@ -23,6 +23,7 @@ static const char *const event_names[IO_EVENT_COUNT] = {
     [IO_TLS_IDLE_CLOSED] = "tls_idle_closed",
     [IO_TLS_ERRORS] = "tls_errors",
     [IO_TLS_RELOADS] = "tls_reloads",
+    [IO_DROP_RATE_LIMITED] = "drop_rate_limited",
 };
 
 static uint64_t load(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }

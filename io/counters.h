@@ -34,8 +34,9 @@ enum io_event {
     IO_TLS_HANDSHAKE_FAILED,  /* handshakes the peer or OpenSSL broke off */
     IO_TLS_HANDSHAKE_TIMEOUT, /* handshakes not done within --tls-handshake-ms */
     IO_TLS_IDLE_CLOSED,
-    IO_TLS_ERRORS,  /* established connections closed on a TLS error */
-    IO_TLS_RELOADS, /* certificates swapped in on SIGHUP */
+    IO_TLS_ERRORS,        /* established connections closed on a TLS error */
+    IO_TLS_RELOADS,       /* certificates swapped in on SIGHUP */
+    IO_DROP_RATE_LIMITED, /* UDP answers not sent: the reflection cap (--rate-limit) */
     IO_EVENT_COUNT
 };
 

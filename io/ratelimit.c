@@ -93,6 +93,14 @@ bool rate_limiter_allow(struct rate_limiter *rl, const struct stun_addr *src, ui
     return true;
 }
 
+/* Writes every page of the table now: its memory is resident (and counted
+ * in RSS) from the start, and no packet takes a page fault for it. */
+static void touch_pages(void *p, size_t bytes)
+{
+    for (size_t i = 0; i < bytes; i += 4096)
+        ((volatile uint8_t *)p)[i] = 0;
+}
+
 static uint64_t slot_count(unsigned sources)
 {
     uint64_t n = 1;
@@ -117,6 +125,7 @@ int rate_limiter_new(struct rate_limiter **out, const struct rate_limit_spec *sp
         rate_limiter_destroy(rl);
         return -ENOMEM;
     }
+    touch_pages(rl->slots, n * sizeof(*rl->slots));
     rl->mask = n - 1;
     rl->milli_rate = spec->milli_rate;
     rl->micro_cap = (uint64_t)spec->burst * MICRO;

@@ -17,6 +17,7 @@
 #include "io/heap.h"
 #include "io/log.h"
 #include "io/longterm.h"
+#include "io/ratelimit.h"
 #include "io/sockets.h"
 #include "io/tcp.h"
 #include "io/tls.h"
@@ -142,7 +143,9 @@ static int setup_credentials(struct server *srv, const struct server_config *cfg
     int err = credentials_create(&srv->shared.creds, cfg->max_credentials, cfg->credential_ttl_s,
                                  fleet_bytes(fk), (size_t)fk->len, fleet);
     if (err == 0)
-        err = credentials_limit_mints(srv->shared.creds, cfg->mint_rate);
+        err = credentials_limit_mints(srv->shared.creds,
+                                      &(struct mint_limits){cfg->mint_rate, cfg->mint_share,
+                                                            cfg->rate_prefix4, cfg->rate_prefix6});
     if (err != 0)
         return err;
     h->lookup = credentials_lookup;
@@ -258,6 +261,44 @@ static int check_ports(const struct server_config *cfg)
     return 0;
 }
 
+/*
+ * This worker's share of the reflection cap: 1/workers of the rate and of
+ * the burst (rounded up), so that what one prefix is sent, whichever
+ * workers SO_REUSEPORT spreads its ports over, adds up to at most
+ * --rate-burst + --rate-limit x seconds (+ workers - 1 of rounding).
+ */
+static int open_reflect_limit(const struct server_config *cfg, struct worker *w)
+{
+    if (cfg->rate_limit == 0)
+        return 0;
+    struct rate_limit_spec spec = {
+        .sources = cfg->rate_table,
+        .milli_rate = (uint64_t)cfg->rate_limit * 1000 / cfg->workers,
+        .burst = (cfg->rate_burst + cfg->workers - 1) / cfg->workers,
+        .prefix4 = cfg->rate_prefix4,
+        .prefix6 = cfg->rate_prefix6,
+    };
+    int err = rate_limiter_new(&w->reflect_limit, &spec);
+    if (err != 0)
+        log_msg(LOG_ERROR, "--rate-table %u: %s", cfg->rate_table, strerror(-err));
+    return err;
+}
+
+static void log_reflect_limit(const struct server_config *cfg)
+{
+    if (cfg->rate_limit == 0) {
+        log_msg(LOG_WARN, "reflection cap off (--rate-limit 0): any address can be sent "
+                          "unlimited answers");
+        return;
+    }
+    size_t bytes = rate_limiter_bytes(cfg->rate_table);
+    log_msg(LOG_INFO,
+            "reflection cap: %u answers/s, burst %u per client (/%u IPv4, /%u IPv6), "
+            "1/%u per worker; %u prefixes a worker: %zu KiB each, %zu KiB in all",
+            cfg->rate_limit, cfg->rate_burst, cfg->rate_prefix4, cfg->rate_prefix6, cfg->workers,
+            cfg->rate_table, bytes >> 10, (bytes * cfg->workers) >> 10);
+}
+
 static int open_worker(struct server *srv, struct worker *w, unsigned id)
 {
     const struct server_config *cfg = srv->shared.cfg;
@@ -281,7 +322,7 @@ static int open_worker(struct server *srv, struct worker *w, unsigned id)
             }
         }
     }
-    return 0;
+    return open_reflect_limit(cfg, w);
 }
 
 static void close_worker(struct worker *w)
@@ -292,6 +333,7 @@ static void close_worker(struct worker *w)
                 close(w->fd[f][ep]);
     if (w->wake_fd >= 0)
         close(w->wake_fd);
+    rate_limiter_destroy(w->reflect_limit);
 }
 
 /* The CPU of worker i: --cpus, else the i-th CPU this process may use. */
@@ -373,6 +415,9 @@ static void print_counters(struct server *srv, const char *when)
     counters_add(&total, &srv->tcp_final);
     fprintf(stderr, "stats when %s\n", when);
     counters_print(stderr, "stats", &total);
+    if (srv->shared.creds != NULL) /* of reject_mint_rate, those over --mint-share */
+        fprintf(stderr, "stats reject_mint_share %llu\n",
+                (unsigned long long)credentials_share_refusals(srv->shared.creds));
     uint64_t mallocs;
     if (heap_mallocs(&mallocs))
         fprintf(stderr, "stats heap_mallocs %llu\n", (unsigned long long)mallocs);
@@ -470,6 +515,7 @@ static int start(struct server *srv, enum io_backend backend)
         srv->workers[i].wake_fd = -1;
         memset(srv->workers[i].fd, -1, sizeof(srv->workers[i].fd));
     }
+    log_reflect_limit(cfg);
     for (unsigned i = 0; i < srv->n_workers && err == 0; i++)
         err = open_worker(srv, &srv->workers[i], i);
     if (err == 0 && (cfg->tcp || srv->tls_ctx != NULL)) {

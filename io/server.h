@@ -74,6 +74,13 @@ struct server_config {
      * minting, streams): this many leading bits of its IPv4 or IPv6
      * address (core/attr.h stun_addr_prefix). */
     unsigned rate_prefix4, rate_prefix6;
+    /* The reflection cap: answers a second (0: off) and burst one client
+     * prefix may be sent over UDP for unauthenticated requests, for the
+     * whole server: each of the workers enforces its 1/workers share
+     * (io/worker.c). rate_table: prefixes each worker's table tracks. */
+    unsigned rate_limit, rate_burst, rate_table;
+    /* The share of max_credentials one client prefix may hold, percent. */
+    unsigned mint_share;
 };
 
 /* What every thread reads, built once at start-up, then immutable. */
