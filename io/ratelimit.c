@@ -12,9 +12,14 @@ enum {
     SLOTS_PER_SOURCE = 2,
 };
 
+/* A client: its address's prefix as two words, and the family. */
+struct prefix_key {
+    uint64_t word[2];
+    uint8_t family;
+};
+
 struct bucket {
-    uint8_t ip[16];
-    uint8_t family; /* 0: free */
+    struct prefix_key key; /* family 0: free */
     uint64_t last_ms;
     uint64_t micro_tokens;
 };
@@ -22,22 +27,36 @@ struct bucket {
 struct rate_limiter {
     struct bucket *slots;
     uint64_t mask;
-    uint64_t seed; /* random: a client cannot aim its addresses at one slot */
+    uint64_t seed[3]; /* random: a client cannot aim its addresses at one slot */
+    unsigned shift;   /* 64 - log2(slots) */
     uint64_t milli_rate, micro_cap;
-    unsigned prefix4, prefix6;
+    uint64_t keep[2][2]; /* [IPv6?][word]: the bits of a prefix, from stun_addr_prefix */
 };
 
-static uint64_t hash_ip(const struct rate_limiter *rl, const struct stun_addr *a)
+/* The prefix of a's IP, masked in two loads (no per-byte loop per packet). */
+static struct prefix_key key_of(const struct rate_limiter *rl, const struct stun_addr *a)
 {
-    uint64_t h = rl->seed ^ a->family;
-    for (size_t i = 0; i < stun_addr_ip_len(a); i++)
-        h = (h ^ a->ip[i]) * 0x100000001b3ull; /* FNV-1a step, seeded */
-    return h ^ (h >> 29);
+    const uint64_t *keep = rl->keep[a->family == STUN_FAMILY_IPV6];
+    struct prefix_key k = {.family = a->family};
+    memcpy(k.word, a->ip, sizeof(k.word));
+    k.word[0] &= keep[0];
+    k.word[1] &= keep[1];
+    return k;
 }
 
-static bool same_source(const struct bucket *b, const struct stun_addr *a)
+/*
+ * Multiply-add-shift (Dietzfelbinger) under random odd multipliers: the
+ * top bits of the sum, which every key bit reaches, pick the slot.
+ */
+static uint64_t slot_of(const struct rate_limiter *rl, const struct prefix_key *k)
 {
-    return b->family == a->family && memcmp(b->ip, a->ip, stun_addr_ip_len(a)) == 0;
+    uint64_t h = rl->seed[0] * k->word[0] + rl->seed[1] * (k->word[1] ^ k->family) + rl->seed[2];
+    return h >> rl->shift;
+}
+
+static bool same_key(const struct prefix_key *a, const struct prefix_key *b)
+{
+    return a->family == b->family && a->word[0] == b->word[0] && a->word[1] == b->word[1];
 }
 
 /* b's tokens refilled up to now_ms, in millionths, at most the cap. */
@@ -56,26 +75,26 @@ static uint64_t tokens_now(const struct rate_limiter *rl, const struct bucket *b
  * free candidate, else the one holding the most tokens now. Forgetting a
  * full bucket gives nothing away (a new one starts full); forgetting a
  * fuller one gives away the least; a prefix being flooded holds none, so
- * it is the last to go.
+ * it is the last to go. The first candidate was checked already (the
+ * packet path, kept short); it is looked at again here, as a victim.
  */
-static struct bucket *find(struct rate_limiter *rl, const struct stun_addr *a, uint64_t now_ms)
+__attribute__((noinline)) static struct bucket *
+find_beyond_first(struct rate_limiter *rl, struct prefix_key key, uint64_t h, uint64_t now_ms)
 {
-    uint64_t h = hash_ip(rl, a);
+    const struct prefix_key *k = &key;
     struct bucket *victim = NULL;
     uint64_t victim_tokens = 0;
     for (unsigned i = 0; i < PROBES; i++) {
         struct bucket *b = &rl->slots[(h + i) & rl->mask];
-        if (same_source(b, a))
+        if (same_key(&b->key, k))
             return b;
-        uint64_t tokens = b->family == 0 ? UINT64_MAX : tokens_now(rl, b, now_ms);
+        uint64_t tokens = b->key.family == 0 ? UINT64_MAX : tokens_now(rl, b, now_ms);
         if (victim == NULL || tokens > victim_tokens) {
             victim = b;
             victim_tokens = tokens;
         }
     }
-    memset(victim, 0, sizeof(*victim));
-    victim->family = a->family;
-    memcpy(victim->ip, a->ip, stun_addr_ip_len(a));
+    victim->key = *k;
     victim->last_ms = now_ms;
     victim->micro_tokens = rl->micro_cap;
     return victim;
@@ -83,14 +102,19 @@ static struct bucket *find(struct rate_limiter *rl, const struct stun_addr *a, u
 
 bool rate_limiter_allow(struct rate_limiter *rl, const struct stun_addr *src, uint64_t now_ms)
 {
-    struct stun_addr prefix = stun_addr_prefix(src, rl->prefix4, rl->prefix6);
-    struct bucket *b = find(rl, &prefix, now_ms);
-    b->micro_tokens = tokens_now(rl, b, now_ms);
-    b->last_ms = now_ms;
-    if (b->micro_tokens < MICRO)
-        return false;
-    b->micro_tokens -= MICRO;
-    return true;
+    struct prefix_key k = key_of(rl, src);
+    uint64_t h = slot_of(rl, &k);
+    struct bucket *b = &rl->slots[h];
+    if (__builtin_expect(!same_key(&b->key, &k), 0))
+        b = find_beyond_first(rl, k, h, now_ms);
+    uint64_t tokens = b->micro_tokens;
+    if (now_ms > b->last_ms) {
+        tokens = tokens_now(rl, b, now_ms);
+        b->last_ms = now_ms;
+    }
+    bool allowed = tokens >= MICRO;
+    b->micro_tokens = allowed ? tokens - MICRO : tokens;
+    return allowed;
 }
 
 /* Writes every page of the table now: its memory is resident (and counted
@@ -99,6 +123,18 @@ static void touch_pages(void *p, size_t bytes)
 {
     for (size_t i = 0; i < bytes; i += 4096)
         ((volatile uint8_t *)p)[i] = 0;
+}
+
+/* The bits stun_addr_prefix keeps of an IPv4 and of an IPv6 address. */
+static void set_prefix_masks(struct rate_limiter *rl, unsigned prefix4, unsigned prefix6)
+{
+    struct stun_addr all = {.family = STUN_FAMILY_IPV4};
+    memset(all.ip, 0xff, sizeof(all.ip));
+    struct stun_addr kept = stun_addr_prefix(&all, prefix4, prefix6);
+    memcpy(rl->keep[0], kept.ip, sizeof(rl->keep[0]));
+    all.family = STUN_FAMILY_IPV6;
+    kept = stun_addr_prefix(&all, prefix4, prefix6);
+    memcpy(rl->keep[1], kept.ip, sizeof(rl->keep[1]));
 }
 
 static uint64_t slot_count(unsigned sources)
@@ -121,16 +157,18 @@ int rate_limiter_new(struct rate_limiter **out, const struct rate_limit_spec *sp
     struct rate_limiter *rl = calloc(1, sizeof(*rl));
     uint64_t n = slot_count(spec->sources);
     if (rl == NULL || (rl->slots = calloc(n, sizeof(*rl->slots))) == NULL ||
-        RAND_bytes((unsigned char *)&rl->seed, sizeof(rl->seed)) != 1) {
+        RAND_bytes((unsigned char *)rl->seed, sizeof(rl->seed)) != 1) {
         rate_limiter_destroy(rl);
         return -ENOMEM;
     }
     touch_pages(rl->slots, n * sizeof(*rl->slots));
     rl->mask = n - 1;
+    rl->shift = 64 - (unsigned)__builtin_ctzll(n);
+    rl->seed[0] |= 1;
+    rl->seed[1] |= 1;
     rl->milli_rate = spec->milli_rate;
     rl->micro_cap = (uint64_t)spec->burst * MICRO;
-    rl->prefix4 = spec->prefix4;
-    rl->prefix6 = spec->prefix6;
+    set_prefix_masks(rl, spec->prefix4, spec->prefix6);
     *out = rl;
     return 0;
 }
