@@ -2,9 +2,9 @@
 #include "io/ratelimit.h"
 
 #include <errno.h>
-#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 enum {
     PROBES = 4,      /* candidate slots per prefix */
@@ -157,7 +157,7 @@ int rate_limiter_new(struct rate_limiter **out, const struct rate_limit_spec *sp
     struct rate_limiter *rl = calloc(1, sizeof(*rl));
     uint64_t n = slot_count(spec->sources);
     if (rl == NULL || (rl->slots = calloc(n, sizeof(*rl->slots))) == NULL ||
-        RAND_bytes((unsigned char *)rl->seed, sizeof(rl->seed)) != 1) {
+        getrandom(rl->seed, sizeof(rl->seed), 0) != (ssize_t)sizeof(rl->seed)) {
         rate_limiter_destroy(rl);
         return -ENOMEM;
     }
