@@ -328,7 +328,7 @@ static enum stun_status mint(const struct stun_handler_config *cfg, const struct
     if (cfg->mint == NULL)
         return STUN_REJECT_SERVER_ERROR;
     enum stun_status minted_status = cfg->mint(cfg->mint_ctx, req->source, req->now_ms, minted);
-    if (minted_status == STUN_REJECT_MINT_RATE)
+    if (minted_status == STUN_REJECT_MINT_RATE || minted_status == STUN_REJECT_MINT_SHARE)
         return minted_status; /* counted apart; answered 500 all the same */
     if (minted_status != STUN_OK)
         return STUN_REJECT_SERVER_ERROR;

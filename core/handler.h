@@ -93,7 +93,8 @@ struct stun_minted {
 /*
  * Mints a credential for client at now_ms and stores it where the lookup
  * will find it. STUN_OK, STUN_REJECT_MINT_RATE (the client minted too
- * often) or STUN_REJECT_SERVER_ERROR (table full); both refusals are 500.
+ * often), STUN_REJECT_MINT_SHARE (it holds its share of the table) or
+ * STUN_REJECT_SERVER_ERROR (table full); all three are answered 500.
  * Called only from the one thread that serves TLS (the table's writer).
  */
 typedef enum stun_status (*stun_mint_fn)(void *ctx, const struct stun_addr *client, uint64_t now_ms,

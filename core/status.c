@@ -31,6 +31,7 @@ int stun_status_error_code(enum stun_status s, bool classic)
         return STUN_ERR_USE_TLS;
     case STUN_REJECT_SERVER_ERROR:
     case STUN_REJECT_MINT_RATE:
+    case STUN_REJECT_MINT_SHARE:
         return STUN_ERR_SERVER_ERROR;
     /* RFC 3489 §8.2 has a code for each; RFC 8489 §9.1.3 answers 400 for
      * what is missing and 401 for what does not check out. */
@@ -81,6 +82,7 @@ const char *stun_status_name(enum stun_status s)
         [STUN_REJECT_STALE_CREDENTIALS] = "reject_stale_credentials",
         [STUN_REJECT_SERVER_ERROR] = "reject_server_error",
         [STUN_REJECT_MINT_RATE] = "reject_mint_rate",
+        [STUN_REJECT_MINT_SHARE] = "reject_mint_share",
         [STUN_REJECT_RESPONSE_ADDRESS] = "reject_response_address",
         [STUN_REJECT_BAD_RESPONSE_ADDRESS] = "reject_bad_response_address",
         [STUN_REJECT_RESPONSE_ADDRESS_OFF] = "reject_response_address_off",

@@ -38,7 +38,8 @@ enum stun_status {
     STUN_REJECT_STALE_CREDENTIALS, /* USERNAME past its expiry: 430 classic, 401 */
     STUN_REJECT_SERVER_ERROR,      /* credentials could not be read or minted now: 500 */
     STUN_REJECT_MINT_RATE,         /* this address minted too often (--mint-rate): 500 */
-    STUN_REJECT_RESPONSE_ADDRESS,  /* RESPONSE-ADDRESS, unauthenticated: 401 (RFC 3489 §8.1) */
+    STUN_REJECT_MINT_SHARE,       /* this client holds its share of the table (--mint-share): 500 */
+    STUN_REJECT_RESPONSE_ADDRESS, /* RESPONSE-ADDRESS, unauthenticated: 401 (RFC 3489 §8.1) */
     STUN_REJECT_BAD_RESPONSE_ADDRESS, /* unusable RESPONSE-ADDRESS (family, port 0, any): 400 */
     STUN_REJECT_RESPONSE_ADDRESS_OFF, /* authenticated RESPONSE-ADDRESS, not enabled: 420 */
     STUN_REJECT_PADDING_AND_PORT,     /* PADDING with RESPONSE-PORT: 400 (RFC 5780 §6.1) */

@@ -33,6 +33,7 @@ static const char *const event_names[IO_EVENT_COUNT] = {
     [IO_TCP_REFUSED_CLIENT] = "tcp_refused_client",
     [IO_TLS_REFUSED_CLIENT] = "tls_refused_client",
     [IO_TLS_REFUSED_HANDSHAKE_RATE] = "tls_refused_handshake_rate",
+    [IO_DROP_RATE_LIMITED] = "drop_rate_limited",
 };
 
 static uint64_t load(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }

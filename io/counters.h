@@ -45,6 +45,7 @@ enum io_event {
     IO_TCP_REFUSED_CLIENT, /* TCP connections over --stream-max-per-client */
     IO_TLS_REFUSED_CLIENT, /* TLS connections over --stream-max-per-client */
     IO_TLS_REFUSED_HANDSHAKE_RATE, /* TLS connections over --tls-handshake-rate */
+    IO_DROP_RATE_LIMITED,          /* UDP answers not sent: the reflection cap (--rate-limit) */
     IO_EVENT_COUNT
 };
 

@@ -20,8 +20,10 @@ enum {
     PASSWORD_BYTES = 16, /* 128 bits (the floor), hex-encoded */
     RECLAIM_PERIOD_MS = 100,
     KEY_GRACE_MS = 10000, /* a replaced derivation key is freed this much later */
-    MINT_SOURCES = 16384, /* client addresses the mint limiter remembers at once */
+    MINT_SOURCES = 16384, /* client prefixes each mint limiter remembers at once */
     MINT_BURST_FACTOR = 10,
+    MINT_SHARE_FLOOR = 16,         /* credentials a client prefix may always hold */
+    MINT_SHARE_BURST_DIVISOR = 10, /* of its share, a prefix may mint this part at once */
     EXPIRY_HEX = 8,
     TAG_OFFSET = EXPIRY_HEX + 2 * USER_RANDOM_LEN, /* where the tag's hex starts */
     ADDR_OFFSET = TAG_OFFSET + 2 * USER_TAG_LEN,   /* family, port, IP */
@@ -50,8 +52,11 @@ struct credentials {
     unsigned ttl_s;
     bool stateless;
     uint64_t next_reclaim_ms;
-    struct rate_limiter *mint_limit; /* NULL: unlimited */
-    unsigned reclaim_calls;          /* per RECLAIM_PERIOD_MS: a full sweep per grace period */
+    struct rate_limiter *mint_limit;  /* NULL: unlimited */
+    struct rate_limiter *share_limit; /* NULL: no share cap */
+    unsigned max_entries;
+    uint64_t share_refusals; /* mints refused by the share cap; front thread writes */
+    unsigned reclaim_calls;  /* per RECLAIM_PERIOD_MS: a full sweep per grace period */
 };
 
 static const char hex_digits[] = "0123456789abcdef";
@@ -165,8 +170,13 @@ enum stun_status credentials_mint(void *ctx, const struct stun_addr *client, uin
                                   struct stun_minted *out)
 {
     struct credentials *c = ctx;
-    if (c->mint_limit != NULL && !rate_limiter_allow(c->mint_limit, client, monotonic_ms()))
+    uint64_t tick = monotonic_ms();
+    if (c->mint_limit != NULL && !rate_limiter_allow(c->mint_limit, client, tick))
         return STUN_REJECT_MINT_RATE;
+    if (c->share_limit != NULL && !rate_limiter_allow(c->share_limit, client, tick)) {
+        __atomic_store_n(&c->share_refusals, c->share_refusals + 1, __ATOMIC_RELAXED);
+        return STUN_REJECT_MINT_SHARE;
+    }
     /* One key for the tag and the password, whatever a reload does meanwhile. */
     const struct derive_key *k = __atomic_load_n(&c->key, __ATOMIC_ACQUIRE);
     /* Rounded up: a credential lives at least the TTL, never a second less. */
@@ -351,6 +361,7 @@ int credentials_create(struct credentials **out, unsigned max_entries, unsigned 
         return -ENOMEM;
     c->ttl_s = ttl_s;
     c->stateless = stateless;
+    c->max_entries = max_entries;
     int err = secret_table_create(&c->table, max_entries);
     if (err == 0)
         err = credentials_set_key(c, key, key_len, NULL, 0);
@@ -366,14 +377,56 @@ int credentials_create(struct credentials **out, unsigned max_entries, unsigned 
     return 0;
 }
 
-int credentials_limit_mints(struct credentials *c, unsigned rate_per_s)
+/*
+ * The share cap as a token bucket: a credential occupies the table from
+ * its mint until it is reclaimed, at most TTL + 1 s (rounding) + two grace
+ * periods (expiry, then the sweep) later. A prefix can mint at most burst +
+ * rate x that window in any such window, so burst + rate x window <= share
+ * bounds what it holds at once. A tenth of the share is the burst, the rest
+ * refills evenly over the window.
+ */
+static int limit_share(struct credentials *c, const struct mint_limits *lim)
+{
+    uint64_t share = (uint64_t)c->max_entries * lim->share_percent / 100;
+    if (share < MINT_SHARE_FLOOR)
+        share = MINT_SHARE_FLOOR;
+    if (share >= c->max_entries)
+        return 0; /* a prefix may fill the table: nothing to cap */
+    uint64_t window_s = c->ttl_s + 1 + 2 * (SECRET_GRACE_MS / 1000);
+    uint64_t burst = share / MINT_SHARE_BURST_DIVISOR > 0 ? share / MINT_SHARE_BURST_DIVISOR : 1;
+    struct rate_limit_spec spec = {
+        .sources = MINT_SOURCES,
+        .milli_rate = (share - burst) * 1000 / window_s,
+        .burst = (unsigned)burst,
+        .prefix4 = lim->prefix4,
+        .prefix6 = lim->prefix6,
+    };
+    return rate_limiter_new(&c->share_limit, &spec);
+}
+
+int credentials_limit_mints(struct credentials *c, const struct mint_limits *lim)
 {
     rate_limiter_destroy(c->mint_limit);
-    c->mint_limit = NULL;
-    if (rate_per_s == 0)
-        return 0;
-    return rate_limiter_create(&c->mint_limit, MINT_SOURCES, rate_per_s,
-                               rate_per_s * MINT_BURST_FACTOR);
+    rate_limiter_destroy(c->share_limit);
+    c->mint_limit = c->share_limit = NULL;
+    if (lim->rate_per_s > 0) {
+        struct rate_limit_spec spec = {
+            .sources = MINT_SOURCES,
+            .milli_rate = (uint64_t)lim->rate_per_s * 1000,
+            .burst = lim->rate_per_s * MINT_BURST_FACTOR,
+            .prefix4 = lim->prefix4,
+            .prefix6 = lim->prefix6,
+        };
+        int err = rate_limiter_new(&c->mint_limit, &spec);
+        if (err != 0)
+            return err;
+    }
+    return lim->share_percent > 0 ? limit_share(c, lim) : 0;
+}
+
+uint64_t credentials_share_refusals(const struct credentials *c)
+{
+    return __atomic_load_n(&c->share_refusals, __ATOMIC_RELAXED);
 }
 
 void credentials_destroy(struct credentials *c)
@@ -381,6 +434,7 @@ void credentials_destroy(struct credentials *c)
     if (c == NULL)
         return;
     rate_limiter_destroy(c->mint_limit);
+    rate_limiter_destroy(c->share_limit);
     secret_table_destroy(c->table);
     for (struct derive_key *k = c->retired, *next; k != NULL; k = next) {
         next = k->next_retired;

@@ -48,12 +48,23 @@ enum {
 int credentials_create(struct credentials **out, unsigned max_entries, unsigned ttl_s,
                        const void *key, size_t key_len, bool stateless);
 
+/* What one client may mint. A client is a prefix (core/attr.h stun_addr_prefix). */
+struct mint_limits {
+    unsigned rate_per_s;    /* mints a second, in bursts of 10 x; 0: no rate limit */
+    unsigned share_percent; /* of the table one client may hold (at least 16
+                             * credentials); 0 or 100: no share cap */
+    unsigned prefix4, prefix6;
+};
+
 /*
- * Limits mints to rate_per_s a second per client IP, in bursts of up to
- * 10 x rate_per_s; 0 removes the limit. Front thread, before any mint.
- * Returns 0 or -ENOMEM.
+ * Sets the mint limits; beyond either, a mint is refused with
+ * STUN_REJECT_MINT_RATE (500). Front thread, before any mint. Returns 0 or
+ * -ENOMEM.
  */
-int credentials_limit_mints(struct credentials *c, unsigned rate_per_s);
+int credentials_limit_mints(struct credentials *c, const struct mint_limits *lim);
+
+/* Mints refused because the client held its share of the table (any thread). */
+uint64_t credentials_share_refusals(const struct credentials *c);
 
 void credentials_destroy(struct credentials *c);
 

@@ -19,6 +19,7 @@
 #include "io/heap.h"
 #include "io/log.h"
 #include "io/longterm.h"
+#include "io/ratelimit.h"
 #include "io/sockets.h"
 #include "io/tcp.h"
 #include "io/tls.h"
@@ -186,7 +187,9 @@ static int setup_credentials(struct server *srv, const struct server_config *cfg
         err = credentials_set_key(srv->shared.creds, fk->bytes, (size_t)fk->len, fleet_previous(fk),
                                   (size_t)fk->previous_len);
     if (err == 0)
-        err = credentials_limit_mints(srv->shared.creds, cfg->mint_rate);
+        err = credentials_limit_mints(srv->shared.creds,
+                                      &(struct mint_limits){cfg->mint_rate, cfg->mint_share,
+                                                            cfg->rate_prefix4, cfg->rate_prefix6});
     if (err != 0)
         return err;
     h->lookup = credentials_lookup;
@@ -342,6 +345,44 @@ static int check_ports(const struct server_config *cfg)
     return 0;
 }
 
+/*
+ * This worker's share of the reflection cap: 1/workers of the rate and of
+ * the burst (rounded up), so that what one prefix is sent, whichever
+ * workers SO_REUSEPORT spreads its ports over, adds up to at most
+ * --rate-burst + --rate-limit x seconds (+ workers - 1 of rounding).
+ */
+static int open_reflect_limit(const struct server_config *cfg, struct worker *w)
+{
+    if (cfg->rate_limit == 0)
+        return 0;
+    struct rate_limit_spec spec = {
+        .sources = cfg->rate_table,
+        .milli_rate = (uint64_t)cfg->rate_limit * 1000 / cfg->workers,
+        .burst = (cfg->rate_burst + cfg->workers - 1) / cfg->workers,
+        .prefix4 = cfg->rate_prefix4,
+        .prefix6 = cfg->rate_prefix6,
+    };
+    int err = rate_limiter_new(&w->reflect_limit, &spec);
+    if (err != 0)
+        log_msg(LOG_ERROR, "--rate-table %u: %s", cfg->rate_table, strerror(-err));
+    return err;
+}
+
+static void log_reflect_limit(const struct server_config *cfg)
+{
+    if (cfg->rate_limit == 0) {
+        log_msg(LOG_WARN, "reflection cap off (--rate-limit 0): any address can be sent "
+                          "unlimited answers");
+        return;
+    }
+    size_t bytes = rate_limiter_bytes(cfg->rate_table);
+    log_msg(LOG_INFO,
+            "reflection cap: %u answers/s, burst %u per client (/%u IPv4, /%u IPv6), "
+            "1/%u per worker; %u prefixes a worker: %zu KiB each, %zu KiB in all",
+            cfg->rate_limit, cfg->rate_burst, cfg->rate_prefix4, cfg->rate_prefix6, cfg->workers,
+            cfg->rate_table, bytes >> 10, (bytes * cfg->workers) >> 10);
+}
+
 static int open_worker(struct server *srv, struct worker *w, unsigned id)
 {
     const struct server_config *cfg = srv->shared.cfg;
@@ -365,7 +406,7 @@ static int open_worker(struct server *srv, struct worker *w, unsigned id)
             }
         }
     }
-    return 0;
+    return open_reflect_limit(cfg, w);
 }
 
 static void close_worker(struct worker *w)
@@ -376,6 +417,7 @@ static void close_worker(struct worker *w)
                 close(w->fd[f][ep]);
     if (w->wake_fd >= 0)
         close(w->wake_fd);
+    rate_limiter_destroy(w->reflect_limit);
 }
 
 /* The CPU of worker i: --cpus, else the i-th CPU this process may use. */
@@ -643,6 +685,7 @@ static void log_startup(const struct server *srv, enum io_backend backend)
     if (srv->shared.longterm != NULL)
         log_msg(LOG_INFO, "long-term credentials: %u users, realm \"%s\"",
                 longterm_user_count(srv->shared.longterm), cfg->realm);
+    log_reflect_limit(cfg);
     warn_misconfigurations(srv, backend);
 }
 

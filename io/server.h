@@ -87,6 +87,13 @@ struct server_config {
      * may point, over the defaults of core/destination.h. */
     struct stun_dest_rule peer_rules[STUN_DEST_MAX_RULES];
     unsigned n_peer_rules;
+    /* The reflection cap: answers a second (0: off) and burst one client
+     * prefix may be sent over UDP for unauthenticated requests, for the
+     * whole server: each of the workers enforces its 1/workers share
+     * (io/worker.c). rate_table: prefixes each worker's table tracks. */
+    unsigned rate_limit, rate_burst, rate_table;
+    /* The share of max_credentials one client prefix may hold, percent. */
+    unsigned mint_share;
 };
 
 /* What every thread reads, built once at start-up, then immutable. */

@@ -5,6 +5,7 @@
 
 #include "io/addr.h"
 #include "io/clock.h"
+#include "io/ratelimit.h"
 
 bool worker_should_stop(const struct worker *w)
 {
@@ -15,6 +16,14 @@ void worker_begin_batch(struct worker *w)
 {
     if (w->shared->handler.auth != STUN_AUTH_NONE)
         w->batch_wall_ms = wall_clock_ms();
+    if (w->reflect_limit != NULL) /* the coarse clock: a few ns, ms steps are enough */
+        w->batch_mono_ms = clock_ms(CLOCK_MONOTONIC_COARSE);
+}
+
+/* The reflection cap: may an unauthenticated request's answer go to dest? */
+static bool reflection_allowed(struct worker *w, const struct stun_addr *dest)
+{
+    return w->reflect_limit == NULL || rate_limiter_allow(w->reflect_limit, dest, w->batch_mono_ms);
 }
 
 size_t worker_handle(struct worker *w, unsigned family, enum stun_endpoint ep, const uint8_t *data,
@@ -36,6 +45,13 @@ size_t worker_handle(struct worker *w, unsigned family, enum stun_endpoint ep, c
     req.tls = false;
     req.now_ms = w->batch_wall_ms;
     stun_handle(&sh->handler, &req, out, TX_BUF_SIZE, &reply);
+    /* Every answer to an unauthenticated request, success or error, is
+     * charged to its destination's prefix; past the budget it is not sent
+     * and counted as that, not as an answer. */
+    if (reply.len != 0 && !reply.authenticated && !reflection_allowed(w, &reply.dest)) {
+        counters_event(&w->counters, IO_DROP_RATE_LIMITED);
+        return 0;
+    }
     counters_status(&w->counters, reply.status);
     if (reply.len == 0)
         return 0;

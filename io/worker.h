@@ -15,6 +15,8 @@
 #include "io/counters.h"
 #include "io/server.h"
 
+struct rate_limiter;
+
 struct worker {
     unsigned worker_id;
     int cpu; /* -1: not pinned */
@@ -26,6 +28,11 @@ struct worker {
     pthread_t thread;
     int failed;             /* set (release) when its loop died after start-up */
     uint64_t batch_wall_ms; /* wall clock when this batch began; read only with --auth */
+    /* The reflection cap (--rate-limit): this worker's share of every
+     * client prefix's answers; NULL when off. batch_mono_ms: its clock,
+     * read once a batch. */
+    struct rate_limiter *reflect_limit;
+    uint64_t batch_mono_ms;
     struct io_counters counters;
 };
 
@@ -70,7 +77,8 @@ void worker_read_cmsg(struct worker *w, unsigned family, enum stun_endpoint ep, 
 void worker_report_ready(struct worker *w, int err);
 
 /* Backends call this before handling a batch of datagrams: one clock read
- * a batch, not one a packet, for the credential and nonce expiries. */
+ * a batch, not one a packet, for the credential and nonce expiries and
+ * for the reflection cap. */
 void worker_begin_batch(struct worker *w);
 
 /* Backend loops: run until shared->stop; return 0 or -errno. */

@@ -18,6 +18,7 @@
 #include "io/addr.h"
 #include "io/cli.h"
 #include "io/log.h"
+#include "io/ratelimit.h"
 #include "io/server.h"
 #include "io/sockets.h"
 
@@ -80,6 +81,21 @@ static void set_defaults(struct options *o)
      * private-key operations a second of the front thread on average. */
     o->cfg.stream_max_per_client = 64;
     o->cfg.tls_handshake_rate = 20;
+    /* The reflection cap, per client prefix, for the whole server (README
+     * "Reflection and amplification"). A carrier-grade NAT address with
+     * 4,000 users who each ask a few times a minute sends ~200 requests a
+     * second; 2,000 a second and a burst of 10,000 leave it ten times that
+     * for a storm of call set-ups. A victim is then sent at most 10,000 +
+     * 2,000 answers a second, however many workers there are: about 2.4
+     * Mbit/s of answers of <= 150 bytes on the wire, instead of whatever an
+     * attacker's requests times the amplification would buy. */
+    o->cfg.rate_limit = 2000;
+    o->cfg.rate_burst = 10000;
+    o->cfg.rate_table = 32768; /* prefixes a worker tracks: 2.5 MiB a worker */
+    /* A client prefix holds at most 1% of --max-credentials (never fewer
+     * than 16): it takes 100 prefixes, not a few hundred addresses of one
+     * /64, to fill the table. */
+    o->cfg.mint_share = 1;
 }
 
 static const char *auth_name(enum stun_auth_mode mode)
@@ -189,6 +205,24 @@ static void print_help(void)
            "                       private, link-local, multicast, reserved, our own\n"
            "                       addresses) (default: none; at most %d rules)\n",
            STUN_DEST_MAX_RULES);
+    printf("  --rate-limit N       reflection cap: UDP answers a second to unauthenticated\n"
+           "                       requests one client prefix may be sent, for the whole\n"
+           "                       server (each of W workers enforces N/W); past it requests\n"
+           "                       are dropped, counted drop_rate_limited; 0: off\n"
+           "                       (default: %u)\n",
+           d.cfg.rate_limit);
+    printf("  --rate-burst N       reflection cap's burst, for the whole server (each worker\n"
+           "                       N/W rounded up): one prefix is sent at most N + rate x\n"
+           "                       seconds (+ W - 1) answers (default: %u)\n",
+           d.cfg.rate_burst);
+    printf("  --rate-table N       client prefixes each worker's cap tracks, %zu KiB a\n"
+           "                       worker at the default; more are forgotten, which only\n"
+           "                       loosens the cap (default: %u)\n",
+           rate_limiter_bytes(d.cfg.rate_table) >> 10, d.cfg.rate_table);
+    printf("  --mint-share PERCENT share of --max-credentials one client prefix may hold\n"
+           "                       (at least 16); more mints get 500, counted\n"
+           "                       reject_mint_share (default: %u)\n",
+           d.cfg.mint_share);
     printf("  --log-level LEVEL    error, warn, info or debug (default: %s)\n",
            log_level_name(d.log_level));
     printf("  --print-config       print the effective configuration and exit\n");
@@ -239,6 +273,10 @@ enum flag {
     F_TLS_HANDSHAKE_RATE,
     F_ALLOW_PEER,
     F_DENY_PEER,
+    F_RATE_LIMIT,
+    F_RATE_BURST,
+    F_RATE_TABLE,
+    F_MINT_SHARE,
     F_LOG_LEVEL,
     F_PRINT_CONFIG,
     F_VERSION,
@@ -282,6 +320,10 @@ static const struct option flags[] = {
     {"tls-handshake-rate", required_argument, NULL, F_TLS_HANDSHAKE_RATE},
     {"allow-peer", required_argument, NULL, F_ALLOW_PEER},
     {"deny-peer", required_argument, NULL, F_DENY_PEER},
+    {"rate-limit", required_argument, NULL, F_RATE_LIMIT},
+    {"rate-burst", required_argument, NULL, F_RATE_BURST},
+    {"rate-table", required_argument, NULL, F_RATE_TABLE},
+    {"mint-share", required_argument, NULL, F_MINT_SHARE},
     {"log-level", required_argument, NULL, F_LOG_LEVEL},
     {"print-config", no_argument, NULL, F_PRINT_CONFIG},
     {"version", no_argument, NULL, F_VERSION},
@@ -479,6 +521,18 @@ static void apply_flag(struct options *o, int flag, const char *arg)
     case F_DENY_PEER:
         add_peer_rule(c, "--deny-peer", arg, false);
         break;
+    case F_RATE_LIMIT:
+        c->rate_limit = (unsigned)cli_number("--rate-limit", arg, 0, 100000000);
+        break;
+    case F_RATE_BURST:
+        c->rate_burst = (unsigned)cli_number("--rate-burst", arg, 1, 100000000);
+        break;
+    case F_RATE_TABLE:
+        c->rate_table = (unsigned)cli_number("--rate-table", arg, 1024, 1 << 22);
+        break;
+    case F_MINT_SHARE:
+        c->mint_share = (unsigned)cli_number("--mint-share", arg, 1, 100);
+        break;
     case F_LOG_LEVEL: {
         int level = log_level_parse(arg);
         if (level < 0)
@@ -648,6 +702,8 @@ static void print_config(const struct options *o)
     printf("stream-max-per-client %u\ntls-handshake-rate %u\n", c->stream_max_per_client,
            c->tls_handshake_rate);
     print_peer_rules(c);
+    printf("rate-limit %u\nrate-burst %u\nrate-table %u\nmint-share %u\n", c->rate_limit,
+           c->rate_burst, c->rate_table, c->mint_share);
     printf("log-level %s\n", log_level_name(log_threshold));
 }
 

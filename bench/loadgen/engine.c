@@ -534,7 +534,7 @@ static unsigned udp_flush(struct bench_worker *w, struct bench_slot *s, unsigned
 static bool long_request(enum bench_kind k)
 {
     return k == BENCH_FINGERPRINT || k == BENCH_CHANGE_REQUEST || k == BENCH_SHORT_TERM ||
-           k == BENCH_LONG_TERM;
+           k == BENCH_LONG_TERM || k == BENCH_UNKNOWN_ATTR;
 }
 
 static bool on_stream(enum bench_kind k) { return k == BENCH_TCP || k == BENCH_TLS; }

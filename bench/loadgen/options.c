@@ -110,7 +110,8 @@ static void parse_mix(struct bench_options *o, const char *text)
             k++;
         if (k == BENCH_KIND_COUNT)
             cli_usage_error("--mix: unknown kind '%s' (binding, classic, fingerprint, "
-                            "change-request, tcp, short-term-auth, long-term-auth, tls)",
+                            "change-request, tcp, short-term-auth, long-term-auth, tls, "
+                            "unknown-attribute, challenge)",
                             item);
         if (seen[k])
             cli_usage_error("--mix: '%s' given twice", item);
@@ -170,7 +171,9 @@ static void print_help(void)
            "                       (default: not pinned)\n");
     printf("  --mix SPEC           kinds with weights, e.g. binding:3,classic:1; kinds:\n"
            "                       binding, classic, fingerprint, change-request, tcp,\n"
-           "                       short-term-auth, long-term-auth, tls\n"
+           "                       short-term-auth, long-term-auth, tls; and two that\n"
+           "                       expect errors: unknown-attribute (420), challenge\n"
+           "                       (401 from a server with --users)\n"
            "                       (default: %s)\n",
            bench_options_mix_text(&d, mix, sizeof(mix)));
     printf("  --tls-port N         the server's TLS port on the --server address: tls sends\n"

@@ -201,6 +201,8 @@ static size_t write_request(const struct bench_flow *f, enum bench_kind kind, ui
     }
     if (kind == BENCH_LONG_TERM)
         write_long_term(f, &w);
+    if (kind == BENCH_UNKNOWN_ATTR)
+        stun_write_bytes(&w, BENCH_UNKNOWN_ATTR_TYPE, NULL, 0);
     if (asks_fingerprint(kind))
         stun_write_fingerprint(&w);
     return stun_writer_finish(&w);
@@ -326,6 +328,26 @@ static int check_integrity(const struct bench_flow *f, const struct bench_entry 
     return s == STUN_OK ? -1 : BENCH_BAD_INTEGRITY;
 }
 
+/* unknown-attribute and challenge: the error asked for, with what it must carry. */
+static bool is_wanted_error(const struct bench_entry *e, const struct stun_msg *m)
+{
+    int code = 0;
+    const char *reason = NULL;
+    uint16_t reason_len = 0, len = 0;
+    if (m->type != stun_type(STUN_METHOD_BINDING, STUN_CLASS_ERROR) ||
+        !stun_msg_get_error(m, &code, &reason, &reason_len))
+        return false;
+    if (e->kind == BENCH_CHALLENGE)
+        return code == 401 && stun_msg_has(m, STUN_A_REALM) && stun_msg_has(m, STUN_A_NONCE);
+    const uint8_t *list = stun_msg_attr(m, STUN_A_UNKNOWN_ATTRIBUTES, &len);
+    return code == 420 && list != NULL && len >= 2 && wire_get16(list) == BENCH_UNKNOWN_ATTR_TYPE;
+}
+
+static bool wants_error(enum bench_kind kind)
+{
+    return kind == BENCH_UNKNOWN_ATTR || kind == BENCH_CHALLENGE;
+}
+
 /* The checks of validate.h, in order: -1 when all pass, else the first failure. */
 static int check(struct bench_flow *f, const struct bench_entry *e, const uint8_t *buf, size_t len,
                  const struct stun_addr *source, enum bench_via via)
@@ -339,6 +361,10 @@ static int check(struct bench_flow *f, const struct bench_entry *e, const uint8_
     struct stun_msg m;
     if (stun_msg_parse(&m, buf, len) != STUN_OK)
         return BENCH_BAD_MESSAGE;
+    if (wants_error((enum bench_kind)e->kind))
+        return !is_wanted_error(e, &m)                     ? BENCH_BAD_TYPE
+               : stun_msg_check_fingerprint(&m) != STUN_OK ? BENCH_BAD_FINGERPRINT
+                                                           : -1;
     if (m.type != stun_type(STUN_METHOD_BINDING, STUN_CLASS_SUCCESS))
         return e->kind == BENCH_LONG_TERM && take_fresh_nonce(f, &m) ? BENCH_STALE_NONCE
                                                                      : BENCH_BAD_TYPE;
@@ -469,6 +495,8 @@ const char *bench_kind_name(enum bench_kind kind)
         [BENCH_SHORT_TERM] = "short-term-auth",
         [BENCH_LONG_TERM] = "long-term-auth",
         [BENCH_TLS] = "tls",
+        [BENCH_UNKNOWN_ATTR] = "unknown-attribute",
+        [BENCH_CHALLENGE] = "challenge",
     };
     return (unsigned)kind < BENCH_KIND_COUNT ? names[kind] : "?";
 }

@@ -32,7 +32,10 @@
  *               (RFC 3489 Table 1); a stream answer from the server (its
  *               TLS endpoint for tls)
  *   message     stun_msg_parse() says STUN_OK
- *   type        Binding success response (0x0101). long-term-auth: a 438
+ *   type        Binding success response (0x0101); for unknown-attribute
+ *               a Binding error response with 420 and UNKNOWN-ATTRIBUTES
+ *               naming the attribute sent, for challenge one with 401,
+ *               REALM and NONCE (then only fingerprint is checked). long-term-auth: a 438
  *               (Stale Nonce, RFC 8489 §9.2.4) with a NONCE and a correct
  *               FINGERPRINT when present is invalid as stale_nonce, and
  *               its NONCE becomes the flow's for the next requests (the
@@ -90,6 +93,12 @@ enum bench_kind {
                              PASSWORD-ALGORITHMS, PASSWORD-ALGORITHM, MESSAGE-INTEGRITY(-SHA256)
                              and FINGERPRINT, under a long-term user */
     BENCH_TLS,            /* RFC 8489 Binding Request over the flow's TLS connection */
+    /* Error answers, for the amplification of each kind (README): valid
+     * when the error is the one asked for. */
+    BENCH_UNKNOWN_ATTR, /* RFC 8489 Binding Request with one empty unknown comprehension-
+                           required attribute (24 bytes): 420 with UNKNOWN-ATTRIBUTES */
+    BENCH_CHALLENGE,    /* bare RFC 8489 Binding Request to a server with long-term
+                           credentials: 401 with REALM and NONCE */
     BENCH_KIND_COUNT,
 };
 
@@ -120,13 +129,14 @@ enum bench_invalid {
 };
 
 enum {
-    BENCH_CLASSIC_TAG = 0x73726231, /* "srb1": bytes 4..7 of an RFC 3489 request */
-    BENCH_USERNAME_MAX = 128,       /* bytes of a USERNAME the bench takes */
-    BENCH_REALM_MAX = 128,          /* bytes of a REALM the bench takes */
-    BENCH_NONCE_MAX = 128,          /* bytes of a NONCE (RFC 8489 §14.10: < 128 characters) */
-    BENCH_ALGORITHMS_MAX = 32,      /* bytes of a PASSWORD-ALGORITHMS value the bench takes */
-    BENCH_REQUEST_MAX = 512,        /* bytes of the largest request written here */
-    BENCH_RING_MAX = 65536,         /* entries of a flow's ring at most */
+    BENCH_CLASSIC_TAG = 0x73726231,   /* "srb1": bytes 4..7 of an RFC 3489 request */
+    BENCH_USERNAME_MAX = 128,         /* bytes of a USERNAME the bench takes */
+    BENCH_REALM_MAX = 128,            /* bytes of a REALM the bench takes */
+    BENCH_NONCE_MAX = 128,            /* bytes of a NONCE (RFC 8489 §14.10: < 128 characters) */
+    BENCH_ALGORITHMS_MAX = 32,        /* bytes of a PASSWORD-ALGORITHMS value the bench takes */
+    BENCH_REQUEST_MAX = 512,          /* bytes of the largest request written here */
+    BENCH_RING_MAX = 65536,           /* entries of a flow's ring at most */
+    BENCH_UNKNOWN_ATTR_TYPE = 0x0031, /* comprehension-required, assigned to nothing */
 };
 
 struct bench_tally {

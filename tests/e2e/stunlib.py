@@ -41,6 +41,11 @@ MAGIC_COOKIE = 0x2112A442
 FINGERPRINT_XOR = 0x5354554E
 HEADER_LEN = 20
 
+# Load tests send from one address far past what the reflection cap lets one
+# client be sent (--rate-limit): they run with the cap on, its code on every
+# packet, but its budget out of reach.
+UNCAPPED = ("--rate-limit", "100000000", "--rate-burst", "100000000")
+
 # Message types (method + class).
 BINDING_REQUEST = 0x0001
 BINDING_INDICATION = 0x0011

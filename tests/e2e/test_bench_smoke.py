@@ -126,7 +126,7 @@ def check_refusals(c, exe):
 
 def check_short_term(c, exe, stunringd, backend):
     """short-term-auth against --auth required: every answer signed, none refused."""
-    srv = sl.Server(stunringd, backend, tls=True, extra=("--auth", "required"),
+    srv = sl.Server(stunringd, backend, tls=True, extra=("--auth", "required") + sl.UNCAPPED,
                     name="auth").start()
     try:
         before = srv.stats()
@@ -171,7 +171,7 @@ def check_long_term(c, exe, stunringd, backend):
     try:
         srv = sl.Server(stunringd, backend, tls=True, name="long-term",
                         extra=("--auth", "required", "--realm", LT_REALM,
-                               "--users", users_file(tmp))).start()
+                               "--users", users_file(tmp)) + sl.UNCAPPED).start()
         try:
             for alg in ("sha256", "md5"):
                 name = f"long-term-auth ({alg})"
@@ -196,7 +196,7 @@ def check_stale_nonce(c, exe, stunringd, backend):
     try:
         srv = sl.Server(stunringd, backend, name="stale",
                         extra=("--auth", "required", "--realm", LT_REALM, "--nonce-ttl", "1",
-                               "--users", users_file(tmp))).start()
+                               "--users", users_file(tmp)) + sl.UNCAPPED).start()
         try:
             name = "long-term-auth, nonce expiring"
             before = srv.stats()
@@ -221,7 +221,7 @@ def check_stale_nonce(c, exe, stunringd, backend):
 
 def check_tls(c, exe, stunringd, backend):
     """tls: a TLS connection per socket, every answer from it."""
-    srv = sl.Server(stunringd, backend, tls=True, name="tls").start()
+    srv = sl.Server(stunringd, backend, tls=True, name="tls", extra=sl.UNCAPPED).start()
     try:
         before = srv.stats()
         sockets = 16
@@ -243,7 +243,7 @@ def check_tls(c, exe, stunringd, backend):
 def check_short_term_refused(c, exe, stunringd, backend):
     """No credential, no run: exit 1 naming why, before any load."""
     srv = sl.Server(stunringd, backend, tls=True, name="full",
-                    extra=("--auth", "required", "--max-credentials", "1")).start()
+                    extra=("--auth", "required", "--max-credentials", "1") + sl.UNCAPPED).start()
     try:
         ip, port = srv.primary
         args = ("--server", f"{ip}:{port}", "--mix", "short-term-auth", "--duration", "0.2",
@@ -261,7 +261,7 @@ def check_short_term_refused(c, exe, stunringd, backend):
 
 
 def check_no_alternate(c, exe, stunringd, backend):
-    srv = sl.Server(stunringd, backend, alt=(), name="single").start()
+    srv = sl.Server(stunringd, backend, alt=(), name="single", extra=sl.UNCAPPED).start()
     try:
         ip, port = srv.primary
         code, out, err = bench(exe, "--server", f"{ip}:{port}", "--mix", "change-request",
@@ -287,7 +287,7 @@ def main():
     ap.add_argument("--bench", required=True)
     a = ap.parse_args()
     c = sl.Checks(f"bench smoke ({a.backend})")
-    srv = sl.Server(a.stunringd, a.backend).start()
+    srv = sl.Server(a.stunringd, a.backend, extra=sl.UNCAPPED).start()
     try:
         for mix in MIXES:
             c.run(mix, check_mix, c, a.bench, srv, mix)

@@ -149,7 +149,7 @@ def check_tcp_trickle(c, exe, backend):
 
 def check_no_allocation(c, exe, flood, backend):
     # Without thread caches jemalloc counts every allocation, not cache refills.
-    srv = sl.Server(exe, backend, alt=(), tcp=False, name="heap",
+    srv = sl.Server(exe, backend, alt=(), tcp=False, name="heap", extra=sl.UNCAPPED,
                     env={"MALLOC_CONF": "tcache:false"}).start()
     before = srv.stats()
     code, out = run([flood, "127.0.0.1", str(srv.primary[1]), str(MILLION)], timeout=180)

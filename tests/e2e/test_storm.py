@@ -263,7 +263,8 @@ def main():
     args = sl.parse_args(__doc__)
     checks = sl.Checks(f"test_storm ({args.backend}): {args.stunringd}")
     workers = 2
-    srv = sl.Server(args.stunringd, args.backend, workers=workers, name="storm")
+    srv = sl.Server(args.stunringd, args.backend, workers=workers, name="storm",
+                    extra=sl.UNCAPPED)
     try:
         srv.start()
         state = {}

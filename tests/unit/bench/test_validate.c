@@ -207,8 +207,13 @@ static bool try_exchange(struct exchange *x, enum bench_kind kind, uint64_t now)
         .now_ms = wall_ms,
     };
     struct stun_reply reply;
-    stun_handle(&config, &r, x->ans, sizeof(x->ans), &reply);
-    cr_assert_eq(reply.status, STUN_OK, "the server refused a %s request: status %d",
+    struct stun_handler_config required = config; /* challenge: --auth required */
+    required.auth = STUN_AUTH_REQUIRED;
+    stun_handle(kind == BENCH_CHALLENGE ? &required : &config, &r, x->ans, sizeof(x->ans), &reply);
+    enum stun_status want = kind == BENCH_UNKNOWN_ATTR ? STUN_REJECT_UNKNOWN_ATTR
+                            : kind == BENCH_CHALLENGE  ? STUN_REJECT_LT_CHALLENGE
+                                                       : STUN_OK;
+    cr_assert_eq(reply.status, want, "the server answered a %s request with status %d",
                  bench_kind_name(kind), reply.status);
     cr_assert_gt(reply.len, 0);
     x->ans_len = reply.len;
@@ -1168,7 +1173,9 @@ Test(validate, random_traffic_adds_up_and_never_passes_a_wrong_answer)
         now += (uint64_t)(rand_r(&seed) % 4) * MS * 4;
         unsigned op = (unsigned)rand_r(&seed) % 10;
         if (op < 4 && n_held < HELD && flow.outstanding < CAP / 2) {
-            enum bench_kind k = (enum bench_kind)(rand_r(&seed) % BENCH_KIND_COUNT);
+            /* The success kinds: an error answer is checked for its code
+             * and attributes only (it is there for the amplification). */
+            enum bench_kind k = (enum bench_kind)(rand_r(&seed) % BENCH_UNKNOWN_ATTR);
             n_held += try_exchange(&held[n_held], k, now);
         } else if (op < 9 && n_held > 0) {
             unsigned j = (unsigned)rand_r(&seed) % n_held;
@@ -1206,4 +1213,35 @@ Test(validate, random_traffic_adds_up_and_never_passes_a_wrong_answer)
     cr_assert_gt(tally.invalid, 100);
     cr_assert_gt(tally.stray, 100);
     cr_assert_gt(tally.lost, 10);
+}
+
+/* ---- the error kinds: the error asked for, nothing else ---- */
+
+static void expect_valid(const struct exchange *x)
+{
+    struct bench_answer a;
+    cr_assert_eq(deliver(x, T0 + MS, &a), BENCH_VALID, "verdict %d reason %s", a.verdict,
+                 bench_invalid_name(a.why));
+}
+
+Test(validate, error_kinds_want_their_error)
+{
+    struct exchange x, other;
+    exchange(&x, BENCH_UNKNOWN_ATTR, T0);
+    cr_assert_eq(x.req_len, 24, "20 + one empty attribute");
+    expect_valid(&x);
+    exchange(&x, BENCH_CHALLENGE, T0);
+    expect_valid(&x);
+    /* A success answer, or another error, to either is invalid. */
+    exchange(&other, BENCH_BINDING, T0);
+    exchange(&x, BENCH_UNKNOWN_ATTR, T0);
+    memcpy(x.ans + 20, other.ans + 20, other.ans_len - 20);
+    memcpy(x.ans, other.ans, 4);
+    x.ans_len = other.ans_len;
+    expect_invalid(&x, BENCH_BAD_TYPE);
+    exchange(&x, BENCH_CHALLENGE, T0);
+    struct stun_msg m;
+    cr_assert_eq(stun_msg_parse(&m, x.ans, x.ans_len), STUN_OK);
+    x.ans[m.at[STUN_A_ERROR_CODE].off + 3] = 0; /* 401 -> 400 */
+    expect_invalid(&x, BENCH_BAD_TYPE);
 }

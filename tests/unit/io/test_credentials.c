@@ -217,3 +217,68 @@ Test(credentials, replaced_keys_are_freed_after_the_grace_period)
     cr_assert_eq(credentials_retired_keys(c), 0, "each reload used to keep its key until exit");
     credentials_destroy(c);
 }
+
+/* client6 with the low 64 bits replaced: the addresses one host owns. */
+static struct stun_addr in_subnet(const struct stun_addr *base, uint32_t low)
+{
+    struct stun_addr a = *base;
+    a.port = (uint16_t)(1024 + low);
+    for (int i = 0; i < 4; i++)
+        a.ip[12 + i] = (uint8_t)(low >> (24 - 8 * i));
+    return a;
+}
+
+static unsigned mints_from_subnet(struct credentials *c, const struct stun_addr *base, unsigned n)
+{
+    unsigned ok = 0;
+    struct stun_minted m;
+    for (unsigned i = 0; i < n; i++) {
+        struct stun_addr a = in_subnet(base, i);
+        ok += credentials_mint(c, &a, NOW_MS, &m) == STUN_OK;
+    }
+    return ok;
+}
+
+/* Issue 9: --mint-rate keyed on the whole address let 99,999 of 100,000
+ * mints from rotating IPv6 addresses through. Keyed on the /64: one burst. */
+Test(credentials, the_mint_rate_keys_on_the_prefix)
+{
+    struct credentials *c = make(false, 100000);
+    struct mint_limits lim = {.rate_per_s = 5, .share_percent = 100, .prefix4 = 32, .prefix6 = 64};
+    cr_assert_eq(credentials_limit_mints(c, &lim), 0);
+    cr_assert_eq(mints_from_subnet(c, &client6, 500), 50, "one /64: a burst of 10 x 5");
+    struct stun_addr other = client6;
+    other.ip[7] ^= 1; /* the next /64 */
+    cr_assert_eq(mints_from_subnet(c, &other, 100), 50, "another /64 has its own");
+    cr_assert_eq(credentials_share_refusals(c), 0, "no share cap at 100%%");
+    credentials_destroy(c);
+}
+
+/* Issue 9: about 500 addresses filled the default table and every honest
+ * client then got 500. With --mint-share 1 one prefix holds at most 1% of
+ * it (a tenth of that at once), so an honest client still mints. */
+Test(credentials, one_prefix_holds_at_most_its_share)
+{
+    struct credentials *c = make(false, 10000);
+    struct mint_limits lim = {.rate_per_s = 0, .share_percent = 1, .prefix4 = 32, .prefix6 = 64};
+    cr_assert_eq(credentials_limit_mints(c, &lim), 0);
+    unsigned ok = mints_from_subnet(c, &client6, 1000);
+    cr_assert_leq(ok, 100, "1%% of 10,000, got %u", ok);
+    cr_assert_geq(ok, 10, "the burst (a tenth of the share) passes, got %u", ok);
+    cr_assert_eq(credentials_share_refusals(c), 1000 - ok, "each refusal counted");
+    struct stun_minted m;
+    cr_assert_eq(credentials_mint(c, &client, NOW_MS, &m), STUN_OK, "an honest client mints");
+    credentials_destroy(c);
+}
+
+/* A share below 16 credentials would refuse one household: the floor. */
+Test(credentials, a_small_table_keeps_the_share_floor)
+{
+    struct credentials *c = make(false, 100);
+    struct mint_limits lim = {.rate_per_s = 0, .share_percent = 1, .prefix4 = 32, .prefix6 = 64};
+    cr_assert_eq(credentials_limit_mints(c, &lim), 0);
+    unsigned ok = mints_from_subnet(c, &client6, 100);
+    cr_assert_geq(ok, 1, "got %u", ok);
+    cr_assert_leq(ok, 16, "got %u", ok);
+    credentials_destroy(c);
+}
