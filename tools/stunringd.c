@@ -33,6 +33,8 @@ struct options {
     const char *cpus_text;
     bool print_config;
     enum log_level log_level;
+    /* Operations (issue 10): --log-format. */
+    enum log_format log_format;
 };
 
 static unsigned online_cpus(void)
@@ -79,6 +81,8 @@ static void set_defaults(struct options *o)
      * private-key operations a second of the front thread on average. */
     o->cfg.stream_max_per_client = 64;
     o->cfg.tls_handshake_rate = 20;
+    /* Operations: lines for people. */
+    o->log_format = LOG_FORMAT_TEXT;
 }
 
 static const char *auth_name(enum stun_auth_mode mode)
@@ -182,6 +186,9 @@ static void print_help(void)
            d.cfg.tls_handshake_rate);
     printf("  --log-level LEVEL    error, warn, info or debug (default: %s)\n",
            log_level_name(d.log_level));
+    printf("  --log-format FORMAT  text or json: one JSON object a line, with time, level,\n"
+           "                       msg (default: %s)\n",
+           log_format_name(d.log_format));
     printf("  --print-config       print the effective configuration and exit\n");
     printf("  --version            print the version and exit\n");
     printf("  --help               this text\n\n"
@@ -229,6 +236,7 @@ enum flag {
     F_STREAM_MAX_PER_CLIENT,
     F_TLS_HANDSHAKE_RATE,
     F_LOG_LEVEL,
+    F_LOG_FORMAT,
     F_PRINT_CONFIG,
     F_VERSION,
     F_HELP,
@@ -270,6 +278,7 @@ static const struct option flags[] = {
     {"stream-max-per-client", required_argument, NULL, F_STREAM_MAX_PER_CLIENT},
     {"tls-handshake-rate", required_argument, NULL, F_TLS_HANDSHAKE_RATE},
     {"log-level", required_argument, NULL, F_LOG_LEVEL},
+    {"log-format", required_argument, NULL, F_LOG_FORMAT},
     {"print-config", no_argument, NULL, F_PRINT_CONFIG},
     {"version", no_argument, NULL, F_VERSION},
     {"help", no_argument, NULL, F_HELP},
@@ -312,6 +321,16 @@ static void add_address(const char *flag, const char **list, unsigned *n, const 
     if (*n == SERVER_MAX_FAMILIES)
         cli_usage_error("%s: at most one IPv4 and one IPv6 address", flag);
     list[(*n)++] = text;
+}
+
+/* --log-format. */
+static void apply_operations_flag(struct options *o, int flag, const char *arg)
+{
+    (void)flag;
+    int format = log_format_parse(arg);
+    if (format < 0)
+        cli_usage_error("--log-format: want text or json, got '%s'", arg);
+    o->log_format = (enum log_format)format;
 }
 
 static void apply_flag(struct options *o, int flag, const char *arg)
@@ -439,6 +458,9 @@ static void apply_flag(struct options *o, int flag, const char *arg)
         o->log_level = (enum log_level)level;
         break;
     }
+    case F_LOG_FORMAT:
+        apply_operations_flag(o, flag, arg);
+        break;
     case F_PRINT_CONFIG:
         o->print_config = true;
         break;
@@ -587,6 +609,7 @@ static void print_config(const struct options *o)
     printf("stream-max-per-client %u\ntls-handshake-rate %u\n", c->stream_max_per_client,
            c->tls_handshake_rate);
     printf("log-level %s\n", log_level_name(log_threshold));
+    printf("log-format %s\n", log_format_name(log_format));
 }
 
 int main(int argc, char **argv)
@@ -603,6 +626,7 @@ int main(int argc, char **argv)
     for (int flag; (flag = cli_next_flag(argc, argv, flags)) != -1;)
         apply_flag(&o, flag, optarg);
     log_threshold = o.log_level;
+    log_format = o.log_format;
     resolve_addresses(&o);
     check_combinations(&o);
     if (o.print_config) {
