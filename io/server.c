@@ -662,6 +662,8 @@ int server_run(const struct server_config *cfg)
         return 1;
     }
     int err = start(&srv, backend);
+    if (err == 0 && cfg->user.set && privileges_become(&cfg->user) != 0)
+        err = -EPERM; /* said; every thread stops */
     if (err == 0) {
         log_startup(&srv, backend);
         log_ready(&srv, backend);

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "core/handler.h"
+#include "io/privileges.h"
 
 struct credentials;
 struct longterm;
@@ -83,6 +84,9 @@ struct server_config {
      * bursts of as many (0: no limit). */
     unsigned stream_max_per_client;
     unsigned tls_handshake_rate;
+    /* --user: who the process becomes once every socket is bound and
+     * every file read, before it says ready (io/privileges.h). */
+    struct privileges_user user;
 };
 
 /* What every thread reads, built once at start-up, then immutable. */

@@ -33,7 +33,7 @@ struct options {
     const char *cpus_text;
     bool print_config;
     enum log_level log_level;
-    /* Operations (issue 10): --log-format. */
+    /* Operations (issue 10): --log-format, --user. */
     enum log_format log_format;
 };
 
@@ -81,7 +81,7 @@ static void set_defaults(struct options *o)
      * private-key operations a second of the front thread on average. */
     o->cfg.stream_max_per_client = 64;
     o->cfg.tls_handshake_rate = 20;
-    /* Operations: lines for people. */
+    /* Operations: lines for people; root stays root (no --user). */
     o->log_format = LOG_FORMAT_TEXT;
 }
 
@@ -189,6 +189,10 @@ static void print_help(void)
     printf("  --log-format FORMAT  text or json: one JSON object a line, with time, level,\n"
            "                       msg (default: %s)\n",
            log_format_name(d.log_format));
+    printf("  --user NAME[:GROUP]  once every socket is bound and every file read, become\n"
+           "                       NAME (in its group, or GROUP) with no capability left;\n"
+           "                       needs root. SIGHUP then reloads files as NAME: they must\n"
+           "                       be readable by it (default: none: stay as started)\n");
     printf("  --print-config       print the effective configuration and exit\n");
     printf("  --version            print the version and exit\n");
     printf("  --help               this text\n\n"
@@ -237,6 +241,7 @@ enum flag {
     F_TLS_HANDSHAKE_RATE,
     F_LOG_LEVEL,
     F_LOG_FORMAT,
+    F_USER,
     F_PRINT_CONFIG,
     F_VERSION,
     F_HELP,
@@ -279,6 +284,7 @@ static const struct option flags[] = {
     {"tls-handshake-rate", required_argument, NULL, F_TLS_HANDSHAKE_RATE},
     {"log-level", required_argument, NULL, F_LOG_LEVEL},
     {"log-format", required_argument, NULL, F_LOG_FORMAT},
+    {"user", required_argument, NULL, F_USER},
     {"print-config", no_argument, NULL, F_PRINT_CONFIG},
     {"version", no_argument, NULL, F_VERSION},
     {"help", no_argument, NULL, F_HELP},
@@ -323,14 +329,22 @@ static void add_address(const char *flag, const char **list, unsigned *n, const 
     list[(*n)++] = text;
 }
 
-/* --log-format. */
+/* --log-format and --user. */
 static void apply_operations_flag(struct options *o, int flag, const char *arg)
 {
-    (void)flag;
-    int format = log_format_parse(arg);
-    if (format < 0)
-        cli_usage_error("--log-format: want text or json, got '%s'", arg);
-    o->log_format = (enum log_format)format;
+    if (flag == F_LOG_FORMAT) {
+        int format = log_format_parse(arg);
+        if (format < 0)
+            cli_usage_error("--log-format: want text or json, got '%s'", arg);
+        o->log_format = (enum log_format)format;
+        return;
+    }
+    char err[256];
+    if (geteuid() != 0)
+        cli_usage_error("--user %s: only root can switch users (this process runs as uid %u)", arg,
+                        (unsigned)geteuid());
+    if (privileges_resolve(arg, &o->cfg.user, err, sizeof(err)) != 0)
+        cli_usage_error("--user: %s", err);
 }
 
 static void apply_flag(struct options *o, int flag, const char *arg)
@@ -459,6 +473,7 @@ static void apply_flag(struct options *o, int flag, const char *arg)
         break;
     }
     case F_LOG_FORMAT:
+    case F_USER:
         apply_operations_flag(o, flag, arg);
         break;
     case F_PRINT_CONFIG:
@@ -610,6 +625,11 @@ static void print_config(const struct options *o)
            c->tls_handshake_rate);
     printf("log-level %s\n", log_level_name(log_threshold));
     printf("log-format %s\n", log_format_name(log_format));
+    if (c->user.set)
+        printf("user %s (uid %u) group %s (gid %u)\n", c->user.name, (unsigned)c->user.uid,
+               c->user.group, (unsigned)c->user.gid);
+    else
+        printf("user (none: stays as started)\n");
 }
 
 int main(int argc, char **argv)
@@ -632,6 +652,12 @@ int main(int argc, char **argv)
     if (o.print_config) {
         print_config(&o);
         return 0;
+    }
+    int prepared = o.cfg.user.set ? privileges_prepare() : 0; /* before any thread */
+    if (prepared != 0) {
+        log_msg(LOG_ERROR, "--user: emptying the inheritable capabilities: %s",
+                strerror(-prepared));
+        return CLI_EXIT_RUNTIME;
     }
     return server_run(&o.cfg);
 }
