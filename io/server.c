@@ -486,10 +486,11 @@ static int choose_backend(const struct server_config *cfg, enum io_backend *out)
 
 static void print_counters(struct server *srv, const char *when)
 {
+    FILE *out = log_stream(); /* stderr, or JSON lines with --log-format json */
     struct io_counters total = {0};
     for (unsigned i = 0; i < srv->n_started; i++) {
         const struct worker *w = &srv->workers[i];
-        fprintf(stderr, "stats worker.%u rx %llu tx %llu\n", w->worker_id,
+        fprintf(out, "stats worker.%u rx %llu tx %llu\n", w->worker_id,
                 (unsigned long long)__atomic_load_n(&w->counters.event[IO_RX], __ATOMIC_RELAXED),
                 (unsigned long long)__atomic_load_n(&w->counters.event[IO_TX], __ATOMIC_RELAXED));
         counters_add(&total, &w->counters);
@@ -498,11 +499,11 @@ static void print_counters(struct server *srv, const char *when)
         tcp_front_counters(srv->tcp, &total);
     counters_add(&total, &srv->main);
     counters_add(&total, &srv->tcp_final);
-    fprintf(stderr, "stats when %s\n", when);
-    counters_print(stderr, "stats", &total);
+    fprintf(out, "stats when %s\n", when);
+    counters_print(out, "stats", &total);
     uint64_t mallocs;
     if (heap_mallocs(&mallocs))
-        fprintf(stderr, "stats heap_mallocs %llu\n", (unsigned long long)mallocs);
+        fprintf(out, "stats heap_mallocs %llu\n", (unsigned long long)mallocs);
 }
 
 /* Sets stop, wakes every thread, joins them; in-flight sends finish first. */
@@ -719,6 +720,8 @@ int server_run(const struct server_config *cfg)
         return 1;
     }
     int err = start(&srv, backend);
+    if (err == 0 && cfg->user.set && privileges_become(&cfg->user) != 0)
+        err = -EPERM; /* said; every thread stops */
     if (err == 0) {
         log_startup(&srv, backend);
         log_ready(&srv, backend);

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "core/handler.h"
+#include "io/privileges.h"
 
 struct credentials;
 struct longterm;
@@ -94,6 +95,9 @@ struct server_config {
     unsigned rate_limit, rate_burst, rate_table;
     /* The share of max_credentials one client prefix may hold, percent. */
     unsigned mint_share;
+    /* --user: who the process becomes once every socket is bound and
+     * every file read, before it says ready (io/privileges.h). */
+    struct privileges_user user;
 };
 
 /* What every thread reads, built once at start-up, then immutable. */

@@ -35,6 +35,8 @@ struct options {
     const char *cpus_text;
     bool print_config;
     enum log_level log_level;
+    /* Operations (issue 10): --log-format, --user. */
+    enum log_format log_format;
 };
 
 static unsigned online_cpus(void)
@@ -96,6 +98,8 @@ static void set_defaults(struct options *o)
      * than 16): it takes 100 prefixes, not a few hundred addresses of one
      * /64, to fill the table. */
     o->cfg.mint_share = 1;
+    /* Operations: lines for people; root stays root (no --user). */
+    o->log_format = LOG_FORMAT_TEXT;
 }
 
 static const char *auth_name(enum stun_auth_mode mode)
@@ -225,6 +229,13 @@ static void print_help(void)
            d.cfg.mint_share);
     printf("  --log-level LEVEL    error, warn, info or debug (default: %s)\n",
            log_level_name(d.log_level));
+    printf("  --log-format FORMAT  text or json: one JSON object a line, with time, level,\n"
+           "                       msg (default: %s)\n",
+           log_format_name(d.log_format));
+    printf("  --user NAME[:GROUP]  once every socket is bound and every file read, become\n"
+           "                       NAME (in its group, or GROUP) with no capability left;\n"
+           "                       needs root. SIGHUP then reloads files as NAME: they must\n"
+           "                       be readable by it (default: none: stay as started)\n");
     printf("  --print-config       print the effective configuration and exit\n");
     printf("  --version            print the version and exit\n");
     printf("  --help               this text\n\n"
@@ -278,6 +289,8 @@ enum flag {
     F_RATE_TABLE,
     F_MINT_SHARE,
     F_LOG_LEVEL,
+    F_LOG_FORMAT,
+    F_USER,
     F_PRINT_CONFIG,
     F_VERSION,
     F_HELP,
@@ -325,6 +338,8 @@ static const struct option flags[] = {
     {"rate-table", required_argument, NULL, F_RATE_TABLE},
     {"mint-share", required_argument, NULL, F_MINT_SHARE},
     {"log-level", required_argument, NULL, F_LOG_LEVEL},
+    {"log-format", required_argument, NULL, F_LOG_FORMAT},
+    {"user", required_argument, NULL, F_USER},
     {"print-config", no_argument, NULL, F_PRINT_CONFIG},
     {"version", no_argument, NULL, F_VERSION},
     {"help", no_argument, NULL, F_HELP},
@@ -395,6 +410,24 @@ static void add_peer_rule(struct server_config *c, const char *flag, const char 
                         bits);
     rule->allow = allow;
     c->n_peer_rules++;
+}
+
+/* --log-format and --user. */
+static void apply_operations_flag(struct options *o, int flag, const char *arg)
+{
+    if (flag == F_LOG_FORMAT) {
+        int format = log_format_parse(arg);
+        if (format < 0)
+            cli_usage_error("--log-format: want text or json, got '%s'", arg);
+        o->log_format = (enum log_format)format;
+        return;
+    }
+    char err[256];
+    if (geteuid() != 0)
+        cli_usage_error("--user %s: only root can switch users (this process runs as uid %u)", arg,
+                        (unsigned)geteuid());
+    if (privileges_resolve(arg, &o->cfg.user, err, sizeof(err)) != 0)
+        cli_usage_error("--user: %s", err);
 }
 
 static void apply_flag(struct options *o, int flag, const char *arg)
@@ -540,6 +573,10 @@ static void apply_flag(struct options *o, int flag, const char *arg)
         o->log_level = (enum log_level)level;
         break;
     }
+    case F_LOG_FORMAT:
+    case F_USER:
+        apply_operations_flag(o, flag, arg);
+        break;
     case F_PRINT_CONFIG:
         o->print_config = true;
         break;
@@ -705,6 +742,12 @@ static void print_config(const struct options *o)
     printf("rate-limit %u\nrate-burst %u\nrate-table %u\nmint-share %u\n", c->rate_limit,
            c->rate_burst, c->rate_table, c->mint_share);
     printf("log-level %s\n", log_level_name(log_threshold));
+    printf("log-format %s\n", log_format_name(log_format));
+    if (c->user.set)
+        printf("user %s (uid %u) group %s (gid %u)\n", c->user.name, (unsigned)c->user.uid,
+               c->user.group, (unsigned)c->user.gid);
+    else
+        printf("user (none: stays as started)\n");
 }
 
 int main(int argc, char **argv)
@@ -721,11 +764,18 @@ int main(int argc, char **argv)
     for (int flag; (flag = cli_next_flag(argc, argv, flags)) != -1;)
         apply_flag(&o, flag, optarg);
     log_threshold = o.log_level;
+    log_format = o.log_format;
     resolve_addresses(&o);
     check_combinations(&o);
     if (o.print_config) {
         print_config(&o);
         return 0;
+    }
+    int prepared = o.cfg.user.set ? privileges_prepare() : 0; /* before any thread */
+    if (prepared != 0) {
+        log_msg(LOG_ERROR, "--user: emptying the inheritable capabilities: %s",
+                strerror(-prepared));
+        return CLI_EXIT_RUNTIME;
     }
     return server_run(&o.cfg);
 }
