@@ -17,6 +17,7 @@
 #include "io/addr.h"
 #include "io/cli.h"
 #include "io/log.h"
+#include "io/metrics.h"
 #include "io/server.h"
 #include "io/sockets.h"
 
@@ -180,6 +181,12 @@ static void print_help(void)
            "                       bursts of 10 x N; more are closed before any TLS work;\n"
            "                       0: no limit (default: %u)\n",
            d.cfg.tls_handshake_rate);
+    printf("  --metrics ADDR:PORT  serve Prometheus GET /metrics and GET /healthz over\n"
+           "                       HTTP there, e.g. 127.0.0.1:9100 or [::1]:9100\n"
+           "                       (default: off)\n");
+    printf("  --metrics-per-worker also each worker's datagrams received and answers sent,\n"
+           "                       with a worker label; needs --metrics (default: off)\n");
+    printf("  --print-metrics-map  print the metric each SIGUSR1 counter is and exit\n");
     printf("  --log-level LEVEL    error, warn, info or debug (default: %s)\n",
            log_level_name(d.log_level));
     printf("  --print-config       print the effective configuration and exit\n");
@@ -228,6 +235,9 @@ enum flag {
     F_RATE_PREFIX6,
     F_STREAM_MAX_PER_CLIENT,
     F_TLS_HANDSHAKE_RATE,
+    F_METRICS,
+    F_METRICS_PER_WORKER,
+    F_PRINT_METRICS_MAP,
     F_LOG_LEVEL,
     F_PRINT_CONFIG,
     F_VERSION,
@@ -269,6 +279,9 @@ static const struct option flags[] = {
     {"rate-prefix6", required_argument, NULL, F_RATE_PREFIX6},
     {"stream-max-per-client", required_argument, NULL, F_STREAM_MAX_PER_CLIENT},
     {"tls-handshake-rate", required_argument, NULL, F_TLS_HANDSHAKE_RATE},
+    {"metrics", required_argument, NULL, F_METRICS},
+    {"metrics-per-worker", no_argument, NULL, F_METRICS_PER_WORKER},
+    {"print-metrics-map", no_argument, NULL, F_PRINT_METRICS_MAP},
     {"log-level", required_argument, NULL, F_LOG_LEVEL},
     {"print-config", no_argument, NULL, F_PRINT_CONFIG},
     {"version", no_argument, NULL, F_VERSION},
@@ -305,6 +318,25 @@ static enum stun_auth_mode parse_auth(const char *text)
     if (strcmp(text, "required") == 0)
         return STUN_AUTH_REQUIRED;
     cli_usage_error("--auth: want none, optional or required, got '%s'", text);
+}
+
+/* --metrics ADDR:PORT: an IPv4 literal, or an IPv6 one in brackets. */
+static void parse_metrics(struct options *o, const char *text)
+{
+    char ip[ADDR_TEXT_MAX];
+    const char *colon = strrchr(text, ':');
+    const char *ip_start = text[0] == '[' ? text + 1 : text;
+    const char *ip_end = text[0] == '[' ? strchr(text, ']') : colon;
+    size_t ip_len = ip_end != NULL ? (size_t)(ip_end - ip_start) : 0;
+    bool shaped = colon != NULL && ip_end != NULL && ip_len > 0 && ip_len < sizeof(ip) &&
+                  (text[0] == '[' ? ip_end + 1 == colon : strchr(text, ':') == colon);
+    if (shaped) {
+        memcpy(ip, ip_start, ip_len);
+        ip[ip_len] = '\0';
+    }
+    if (!shaped || addr_parse_ip(ip, 0, &o->cfg.metrics_addr) != 0)
+        cli_usage_error("--metrics: want IPv4:PORT or [IPv6]:PORT, got '%s'", text);
+    addr_set_port(&o->cfg.metrics_addr, (uint16_t)cli_number("--metrics", colon + 1, 1, 65535));
 }
 
 static void add_address(const char *flag, const char **list, unsigned *n, const char *text)
@@ -432,6 +464,15 @@ static void apply_flag(struct options *o, int flag, const char *arg)
     case F_TLS_HANDSHAKE_RATE:
         c->tls_handshake_rate = (unsigned)cli_number("--tls-handshake-rate", arg, 0, 1000000);
         break;
+    case F_METRICS:
+        parse_metrics(o, arg);
+        break;
+    case F_METRICS_PER_WORKER:
+        c->metrics_per_worker = true;
+        break;
+    case F_PRINT_METRICS_MAP:
+        metrics_print_map(stdout);
+        exit(0);
     case F_LOG_LEVEL: {
         int level = log_level_parse(arg);
         if (level < 0)
@@ -527,6 +568,8 @@ static void check_combinations(const struct options *o)
                         c->realm ? "--users" : "--realm");
     if (c->users_file != NULL && c->auth == STUN_AUTH_NONE)
         cli_usage_error("--users: needs --auth optional or required");
+    if (c->metrics_per_worker && c->metrics_addr.ss_family == AF_UNSPEC)
+        cli_usage_error("--metrics-per-worker: needs --metrics too");
     /* Only an authenticated request may name RESPONSE-ADDRESS. */
     if (c->response_address && c->auth == STUN_AUTH_NONE)
         cli_usage_error("--response-address: needs --auth optional or required (with --auth "
@@ -586,6 +629,9 @@ static void print_config(const struct options *o)
     printf("rate-prefix4 %u\nrate-prefix6 %u\n", c->rate_prefix4, c->rate_prefix6);
     printf("stream-max-per-client %u\ntls-handshake-rate %u\n", c->stream_max_per_client,
            c->tls_handshake_rate);
+    printf("metrics %s\n",
+           c->metrics_addr.ss_family == AF_UNSPEC ? "(off)" : addr_format(&c->metrics_addr, text));
+    printf("metrics-per-worker %s\n", c->metrics_per_worker ? "on" : "off");
     printf("log-level %s\n", log_level_name(log_threshold));
 }
 
