@@ -518,6 +518,7 @@ struct conn {
     char in[METRICS_REQUEST_MAX];
     char *out; /* the whole answer, malloc'ed; NULL until the request is read */
     size_t out_len, out_sent;
+    bool lingering; /* all sent, write side shut: reading to the peer's EOF */
 };
 
 struct metrics {
@@ -647,10 +648,26 @@ static void close_conn(struct metrics *m, struct conn *c, bool unanswered)
     free(c->out);
     c->fd = -1;
     c->out = NULL;
+    c->lingering = false;
     c->in_len = c->out_len = c->out_sent = 0;
 }
 
-/* Writes what the socket takes; closes once all is out. */
+/* Discards what the peer still sends until its EOF (or the deadline): a
+ * close with unread bytes would reset the connection, and the answer with it. */
+static void linger(struct metrics *m, struct conn *c)
+{
+    char sink[512];
+    for (int reads = 0; reads < 8; reads++) {
+        ssize_t n = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            return;
+        if (n <= 0)
+            break;
+    }
+    close_conn(m, c, false);
+}
+
+/* Writes what the socket takes; once all is out, shuts the write side. */
 static void flush_out(struct metrics *m, struct conn *c)
 {
     while (c->out_sent < c->out_len) {
@@ -664,12 +681,19 @@ static void flush_out(struct metrics *m, struct conn *c)
             break;
         c->out_sent += (size_t)n;
     }
-    close_conn(m, c, false);
+    if (c->out_sent < c->out_len || shutdown(c->fd, SHUT_WR) < 0) {
+        close_conn(m, c, c->out_sent < c->out_len);
+        return;
+    }
+    c->lingering = true;
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)(c - m->conns)};
+    epoll_ctl(m->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
+    linger(m, c);
 }
 
 static void on_readable(struct metrics *m, struct conn *c)
 {
-    for (int reads = 0; reads < 4 && c->out == NULL; reads++) {
+    for (int reads = 0; reads < 4; reads++) {
         ssize_t n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, MSG_DONTWAIT);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
             return;
@@ -689,6 +713,7 @@ static void on_readable(struct metrics *m, struct conn *c)
         struct epoll_event ev = {.events = EPOLLOUT, .data.u32 = (uint32_t)(c - m->conns)};
         epoll_ctl(m->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
         flush_out(m, c);
+        return;
     }
 }
 
@@ -752,7 +777,9 @@ static void *metrics_main(void *arg)
                 accept_all(m, now_ms);
             else if (tag < METRICS_MAX_CONNS && m->conns[tag].fd >= 0) {
                 struct conn *c = &m->conns[tag];
-                if (c->out != NULL)
+                if (c->lingering)
+                    linger(m, c);
+                else if (c->out != NULL)
                     flush_out(m, c);
                 else
                     on_readable(m, c);
