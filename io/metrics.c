@@ -181,12 +181,21 @@ static const struct usr1_place {
 
 enum { PLACE_COUNT = sizeof(places) / sizeof(places[0]) };
 
+/* places' row of each event (NULL: none), built once. */
+static const struct usr1_place *place_of_event[IO_EVENT_COUNT];
+static pthread_once_t places_indexed = PTHREAD_ONCE_INIT;
+
+static void index_places(void)
+{
+    for (int i = PLACE_COUNT - 1; i >= 0; i--)
+        if (places[i].source == SRC_EVENT)
+            place_of_event[places[i].event] = &places[i];
+}
+
 static const struct usr1_place *event_place(int event)
 {
-    for (int i = 0; i < PLACE_COUNT; i++)
-        if (places[i].source == SRC_EVENT && places[i].event == event)
-            return &places[i];
-    return NULL;
+    pthread_once(&places_indexed, index_places);
+    return place_of_event[event];
 }
 
 /* The status name past its "drop_" or "reject_" prefix. */
@@ -200,14 +209,17 @@ static const char *status_reason(enum stun_status s)
     return name;
 }
 
-/* True when some status is answered with code, in either style (as SIGUSR1). */
-static bool code_can_be_sent(int code)
+/* sendable[code - 300]: some status is answered with code, in either style
+ * (the codes SIGUSR1 always lists). */
+static void sendable_codes(bool sendable[COUNTERS_CODE_SLOTS])
 {
+    memset(sendable, 0, COUNTERS_CODE_SLOTS * sizeof(bool));
     for (int i = 0; i < STUN_STATUS_COUNT; i++)
-        for (int classic = 0; classic < 2; classic++)
-            if (stun_status_error_code((enum stun_status)i, classic) == code)
-                return true;
-    return false;
+        for (int classic = 0; classic < 2; classic++) {
+            unsigned code = (unsigned)stun_status_error_code((enum stun_status)i, classic);
+            if (code - COUNTERS_CODE_MIN < COUNTERS_CODE_SLOTS)
+                sendable[code - COUNTERS_CODE_MIN] = true;
+        }
 }
 
 static void head(FILE *out, const char *name, const char *type, const char *help)
@@ -261,9 +273,11 @@ static void render_responses(FILE *out, const struct metrics_view *v)
         if (stun_status_is_success((enum stun_status)i))
             successes += v->total.status[i];
     sample(out, families[FAM_RESPONSES].name, "class=\"success\",code=\"none\"", successes);
+    bool sendable[COUNTERS_CODE_SLOTS];
+    sendable_codes(sendable);
     for (int i = 0; i < COUNTERS_CODE_SLOTS; i++) {
         int code = COUNTERS_CODE_MIN + i;
-        if (v->total.code[i] == 0 && !code_can_be_sent(code))
+        if (v->total.code[i] == 0 && !sendable[i])
             continue;
         char labels[64];
         snprintf(labels, sizeof(labels), "class=\"error\",code=\"%d\"", code);
