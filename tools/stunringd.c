@@ -334,7 +334,9 @@ static void parse_metrics(struct options *o, const char *text)
         memcpy(ip, ip_start, ip_len);
         ip[ip_len] = '\0';
     }
-    if (!shaped || addr_parse_ip(ip, 0, &o->cfg.metrics_addr) != 0)
+    int family = text[0] == '[' ? AF_INET6 : AF_INET;
+    if (!shaped || addr_parse_ip(ip, 0, &o->cfg.metrics_addr) != 0 ||
+        o->cfg.metrics_addr.ss_family != family)
         cli_usage_error("--metrics: want IPv4:PORT or [IPv6]:PORT, got '%s'", text);
     addr_set_port(&o->cfg.metrics_addr, (uint16_t)cli_number("--metrics", colon + 1, 1, 65535));
 }

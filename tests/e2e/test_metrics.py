@@ -142,6 +142,40 @@ class Metrics:
                          extra=["--auth", "optional", "--metrics", f"{HOST}:{self.mport}",
                                 "--metrics-per-worker"]).start()
 
+    def flags(self):
+        def run(*flags):
+            p = subprocess.run([self.exe, *flags], capture_output=True, text=True, timeout=20)
+            return p.returncode, p.stdout + p.stderr
+        for bad in ("127.0.0.1", "127.0.0.1:0", "127.0.0.1:70000", "::1:9100", "[::1]9100",
+                    "localhost:9100", "[127.0.0.1]:9100", ":9100"):
+            code, out = run("--metrics", bad, "--print-config")
+            self.c.check(f"--metrics {bad}: exit 2 naming the flag",
+                         code == 2 and "--metrics" in out, f"exit {code}: {out.strip()}")
+        code, out = run("--metrics-per-worker", "--print-config")
+        self.c.check("--metrics-per-worker without --metrics: exit 2",
+                     code == 2 and "needs --metrics" in out, f"exit {code}: {out.strip()}")
+        code, out = run("--print-config")
+        self.c.check("--print-config: metrics (off) by default",
+                     code == 0 and "\nmetrics (off)\n" in out
+                     and "\nmetrics-per-worker off\n" in out, out)
+        code, out = run("--metrics", "[::1]:9100", "--metrics-per-worker", "--print-config")
+        self.c.check("--print-config: an IPv6 endpoint and per-worker",
+                     code == 0 and "\nmetrics [::1]:9100\n" in out
+                     and "\nmetrics-per-worker on\n" in out, out)
+        # A taken port: a runtime failure, exit 1, after saying which.
+        with socket.socket() as taken:
+            taken.bind((HOST, 0))
+            taken.listen(1)
+            port = taken.getsockname()[1]
+            udp, alt = sl.free_ports([HOST], [HOST])
+            p = subprocess.run([self.exe, "--listen", HOST, "--port", str(udp), "--alt-port",
+                                str(alt), "--workers", "1", "--no-tcp", "--backend",
+                                self.args.backend, "--metrics", f"{HOST}:{port}"],
+                               capture_output=True, text=True, timeout=30)
+        self.c.check("--metrics on a taken port: exit 1, said",
+                     p.returncode == 1 and "--metrics" in p.stderr and "in use" in p.stderr,
+                     f"exit {p.returncode}: {p.stderr.strip()}")
+
     def routes(self):
         st, h, body = get(self.mport, "/healthz")
         self.c.eq("/healthz: 200 while every worker is armed", st, 200)
@@ -312,6 +346,7 @@ class Metrics:
         self.c.eq("prometheus reads stunring_workers", workers, 2.0)
 
     def run(self):
+        self.c.run("flags", self.flags)
         srv = self.start()
         try:
             self.c.run("routes", self.routes)
