@@ -548,14 +548,14 @@ struct metrics {
 
 enum { TAG_LISTEN = 0xffffffffu, TAG_WAKE = 0xfffffffeu };
 
-static bool healthy(const struct metrics *m)
+bool metrics_healthy(const struct metrics_sources *src)
 {
-    const struct server_shared *sh = m->src.shared;
+    const struct server_shared *sh = src->shared;
     if (__atomic_load_n(&sh->draining, __ATOMIC_ACQUIRE) ||
         __atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE))
         return false;
-    for (unsigned i = 0; i < m->src.n_workers; i++)
-        if (__atomic_load_n(&m->src.workers[i].failed, __ATOMIC_ACQUIRE))
+    for (unsigned i = 0; i < src->n_workers; i++)
+        if (__atomic_load_n(&src->workers[i].failed, __ATOMIC_ACQUIRE))
             return false;
     return true;
 }
@@ -634,7 +634,7 @@ static void answer(struct metrics *m, struct conn *c, enum metrics_route r)
         answer_metrics(m, c);
         break;
     case METRICS_HEALTHZ:
-        if (healthy(m))
+        if (metrics_healthy(&m->src))
             set_answer(c, "200 OK", text, "ok\n", 3, "");
         else
             set_answer(c, "503 Service Unavailable", text, "unavailable\n", 12, "");

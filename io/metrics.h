@@ -82,6 +82,9 @@ enum metrics_route {
     METRICS_ROUTE_COUNT
 };
 
+/* /healthz: every worker armed (none failed), not draining, not stopping. */
+bool metrics_healthy(const struct metrics_sources *src);
+
 /* The route of the bytes received so far (len of them). Pure. */
 enum metrics_route metrics_parse_request(const char *req, size_t len);
 

@@ -13,6 +13,8 @@
 #include "core/status.h"
 #include "io/counters.h"
 #include "io/metrics.h"
+#include "io/server.h"
+#include "io/worker.h"
 
 enum { TEXT_MAX = 1 << 17, WORKERS = 3 };
 
@@ -233,4 +235,22 @@ Test(metrics, request_routes)
     memset(big, 'a', sizeof(big));
     cr_expect_eq(metrics_parse_request(big, sizeof(big)), METRICS_TOO_LARGE);
     cr_expect_eq(metrics_parse_request(big, sizeof(big) - 1), METRICS_INCOMPLETE);
+}
+
+Test(metrics, healthz_503_while_draining_stopping_or_a_worker_failed)
+{
+    static struct server_shared shared;
+    static struct worker workers[2];
+    struct metrics_sources src = {.shared = &shared, .workers = workers, .n_workers = 2};
+    cr_expect(metrics_healthy(&src), "every worker armed: 200");
+    shared.draining = 1;
+    cr_expect(!metrics_healthy(&src), "draining: 503");
+    shared.draining = 0;
+    shared.stop = 1;
+    cr_expect(!metrics_healthy(&src), "stopping: 503");
+    shared.stop = 0;
+    workers[1].failed = 1;
+    cr_expect(!metrics_healthy(&src), "a worker failed: 503");
+    workers[1].failed = 0;
+    cr_expect(metrics_healthy(&src));
 }
