@@ -207,6 +207,17 @@ class Metrics:
 
     def every_sigusr1_counter(self, srv):
         mapping = read_map(self.exe)
+        before = parse_scrape(get(self.mport, "/metrics")[2].decode())
+        self.c.eq("stunring_credentials: 0 before any mint",
+                  before.get(("stunring_credentials", frozenset())), 0.0)
+        ctx = sl.tls_context()
+        for _ in range(3):
+            sl.mint(srv.tls_ep, ctx)
+        after = parse_scrape(get(self.mport, "/metrics")[2].decode())
+        self.c.eq("stunring_credentials: 3 after three mints (read off the front thread)",
+                  after.get(("stunring_credentials", frozenset())), 3.0)
+        self.c.eq("a TLS handshake completed per mint",
+                  select(after, 'stunring_tls_handshakes_total{result="completed"}'), 3.0)
         self.c.eq("UDP traffic answered", udp_requests(srv, 20), 20)
         self.c.eq("TCP traffic answered", tcp_requests(srv, 3), 3)
         bad = sl.udp_socket(HOST)
