@@ -250,19 +250,27 @@ static void render_events(FILE *out, enum family f, const struct metrics_view *v
     }
 }
 
+/* The labels of status s under the rule row src (SRC_DROPS or
+ * SRC_ANSWERS) into buf; false when s is not that rule's. */
+static bool status_labels(enum stun_status s, enum source src, char *buf, size_t cap)
+{
+    if (src == SRC_DROPS && stun_status_is_drop(s))
+        snprintf(buf, cap, "reason=\"%s\"", status_reason(s));
+    else if (src == SRC_ANSWERS && !stun_status_is_drop(s))
+        snprintf(buf, cap, "class=\"%s\",reason=\"%s\"",
+                 stun_status_is_success(s) ? "success" : "error", status_reason(s));
+    else
+        return false;
+    return true;
+}
+
 static void render_statuses(FILE *out, enum family f, const struct metrics_view *v)
 {
     for (int i = 0; i < STUN_STATUS_COUNT; i++) {
-        enum stun_status s = (enum stun_status)i;
         char labels[96];
-        if (f == FAM_DROPPED && stun_status_is_drop(s))
-            snprintf(labels, sizeof(labels), "reason=\"%s\"", status_reason(s));
-        else if (f == FAM_ANSWERS && !stun_status_is_drop(s))
-            snprintf(labels, sizeof(labels), "class=\"%s\",reason=\"%s\"",
-                     stun_status_is_success(s) ? "success" : "error", status_reason(s));
-        else
-            continue;
-        sample(out, families[f].name, labels, v->total.status[i]);
+        if (status_labels((enum stun_status)i, f == FAM_DROPPED ? SRC_DROPS : SRC_ANSWERS, labels,
+                          sizeof(labels)))
+            sample(out, families[f].name, labels, v->total.status[i]);
     }
 }
 
@@ -385,31 +393,27 @@ void metrics_render(FILE *out, const struct metrics_view *v)
     render_process(out, &v->process);
 }
 
+/* The rows in table order, a rule row as one line per status; then the
+ * events no row names. */
 void metrics_print_map(FILE *out)
 {
-    for (int e = 0; e < IO_EVENT_COUNT; e++) {
-        const struct usr1_place *p = event_place(e);
-        if (p != NULL)
-            fprintf(out, "%s %s{%s}\n", p->usr1, families[p->family].name, p->labels);
-        else
-            fprintf(out, "%s %s{event=\"%s\"}\n", counters_event_name(e),
-                    families[FAM_OTHER_EVENTS].name, counters_event_name(e));
-    }
-    for (int i = 0; i < STUN_STATUS_COUNT; i++) {
-        enum stun_status s = (enum stun_status)i;
-        if (stun_status_is_drop(s))
-            fprintf(out, "%s %s{reason=\"%s\"}\n", stun_status_name(s), families[FAM_DROPPED].name,
-                    status_reason(s));
-        else
-            fprintf(out, "%s %s{class=\"%s\",reason=\"%s\"}\n", stun_status_name(s),
-                    families[FAM_ANSWERS].name, stun_status_is_success(s) ? "success" : "error",
-                    status_reason(s));
-    }
     for (int i = 0; i < PLACE_COUNT; i++) {
         const struct usr1_place *p = &places[i];
-        if (p->source == SRC_CODES || p->source >= SRC_SUM)
+        if (p->source != SRC_DROPS && p->source != SRC_ANSWERS) {
             fprintf(out, "%s %s{%s}\n", p->usr1, families[p->family].name, p->labels);
+            continue;
+        }
+        for (int s = 0; s < STUN_STATUS_COUNT; s++) {
+            char labels[96];
+            if (status_labels((enum stun_status)s, p->source, labels, sizeof(labels)))
+                fprintf(out, "%s %s{%s}\n", stun_status_name((enum stun_status)s),
+                        families[p->family].name, labels);
+        }
     }
+    for (int e = 0; e < IO_EVENT_COUNT; e++)
+        if (event_place(e) == NULL)
+            fprintf(out, "%s %s{event=\"%s\"}\n", counters_event_name(e),
+                    families[FAM_OTHER_EVENTS].name, counters_event_name(e));
 }
 
 /* ---- a request ---- */
