@@ -100,6 +100,8 @@ static void set_defaults(struct options *o)
     o->cfg.mint_share = 1;
     /* Operations: lines for people; root stays root (no --user). */
     o->log_format = LOG_FORMAT_TEXT;
+    /* --steer: see README "Steering" for the measurement behind it. */
+    o->cfg.steer = STEER_NONE;
 }
 
 static const char *auth_name(enum stun_auth_mode mode)
@@ -127,6 +129,12 @@ static void print_help(void)
            d.cfg.workers);
     printf("  --cpus LIST          pin worker i to the i-th CPU of LIST, e.g. 0-3,8\n"
            "                       (default: the CPUs available, in order)\n");
+    printf("  --steer MODE         which worker gets a UDP datagram: cpu (the worker pinned\n"
+           "                       to the CPU that received it; needs one worker per CPU),\n"
+           "                       source (by a hash of the client's --rate-prefix4/6\n"
+           "                       prefix: each worker then enforces the whole --rate-limit)\n"
+           "                       or none (the kernel's 4-tuple hash) (default: %s)\n",
+           steer_mode_name(d.cfg.steer));
     printf("  --backend NAME       auto, uring or mmsg (default: %s: io_uring if it works)\n",
            io_backend_name(d.cfg.backend));
     printf("  --batch N            datagrams per recvmmsg/sendmmsg (default: %u)\n", d.cfg.batch);
@@ -254,6 +262,7 @@ enum flag {
     F_ALT_PORT,
     F_WORKERS,
     F_CPUS,
+    F_STEER,
     F_BACKEND,
     F_BATCH,
     F_RING_ENTRIES,
@@ -303,6 +312,7 @@ static const struct option flags[] = {
     {"alt-port", required_argument, NULL, F_ALT_PORT},
     {"workers", required_argument, NULL, F_WORKERS},
     {"cpus", required_argument, NULL, F_CPUS},
+    {"steer", required_argument, NULL, F_STEER},
     {"backend", required_argument, NULL, F_BACKEND},
     {"batch", required_argument, NULL, F_BATCH},
     {"ring-entries", required_argument, NULL, F_RING_ENTRIES},
@@ -452,6 +462,13 @@ static void apply_flag(struct options *o, int flag, const char *arg)
     case F_CPUS:
         c->n_cpus = cli_cpus("--cpus", arg, c->cpus, SERVER_MAX_WORKERS);
         break;
+    case F_STEER: {
+        int mode = steer_mode_parse(arg);
+        if (mode < 0)
+            cli_usage_error("--steer: want cpu, source or none, got '%s'", arg);
+        c->steer = (enum steer_mode)mode;
+        break;
+    }
     case F_BACKEND:
         c->backend = parse_backend(arg);
         break;
@@ -713,6 +730,7 @@ static void print_config(const struct options *o)
         printf("%s%d", i ? "," : "", c->cpus[i]);
     if (c->n_cpus > 0 && c->n_cpus < c->workers)
         printf(" (shared: worker i on CPU i mod %u)", c->n_cpus);
+    printf("\nsteer %s", steer_mode_name(c->steer));
     printf("\nbackend %s\n", io_backend_name(c->backend));
     printf("batch %u%s\n", c->batch, c->backend == IO_BACKEND_URING ? " (unused by uring)" : "");
     printf("ring-entries %u%s\n", c->ring_entries,
