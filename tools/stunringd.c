@@ -219,13 +219,15 @@ static void print_help(void)
            STUN_DEST_MAX_RULES);
     printf("  --rate-limit N       reflection cap: UDP answers a second to unauthenticated\n"
            "                       requests one client prefix may be sent, for the whole\n"
-           "                       server (each of W workers enforces N/W); past it requests\n"
-           "                       are dropped, counted drop_rate_limited; 0: off\n"
+           "                       server (each of W workers enforces N/W, all of N under\n"
+           "                       --steer source); past it requests are dropped, counted\n"
+           "                       drop_rate_limited; 0: off\n"
            "                       (default: %u)\n",
            d.cfg.rate_limit);
     printf("  --rate-burst N       reflection cap's burst, for the whole server (each worker\n"
-           "                       N/W rounded up): one prefix is sent at most N + rate x\n"
-           "                       seconds (+ W - 1) answers (default: %u)\n",
+           "                       N/W rounded up, N under --steer source): one prefix is\n"
+           "                       sent at most N + rate x seconds (+ W - 1) answers\n"
+           "                       (default: %u)\n",
            d.cfg.rate_burst);
     printf("  --rate-table N       client prefixes each worker's cap tracks, %zu KiB a\n"
            "                       worker at the default; more are forgotten, which only\n"
