@@ -16,11 +16,17 @@ gets a datagram, as SIGUSR1's per-worker rx lines show (2 workers).
   the sender's, a client pinned to B is answered by worker 1 only, one
   pinned to A by worker 0 only. Two workers on one CPU: one warning, the
   kernel's hash, everything answered.
+- A program the kernel refuses (a seccomp filter makes setsockopt
+  SO_ATTACH_REUSEPORT_CBPF fail with EPERM): one warning, the kernel's
+  hash (one IP's ports spread over both workers), the cap split 1/2 again.
 - --print-config says the mode; a bad value exits 2 naming the flag.
 """
 
+import ctypes
 import os
+import platform
 import selectors
+import struct
 import socket
 import subprocess
 import sys
@@ -30,6 +36,35 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stunlib as sl  # noqa: E402
 
 PORTS = 40  # source ports from one IP
+SO_ATTACH_REUSEPORT_CBPF = 51
+SECCOMP_ARCH = {"x86_64": (0xC000003E, 54), "aarch64": (0xC00000B7, 208)}  # audit arch, setsockopt
+
+
+def seccomp_exec(argv):
+    """Execs argv with setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF)
+    failing with EPERM, as a sandbox that forbids BPF would make it."""
+    arch, nr = SECCOMP_ARCH[platform.machine()]
+    ld, jeq, ret = 0x20, 0x15, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_RET|K
+    allow, eperm = 0x7FFF0000, 0x00050000 | 1
+    insns = [(ld, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, allow),  # other arch: allow
+             (ld, 0, 0, 0), (jeq, 0, 5, nr),  # seccomp_data.nr
+             (ld, 0, 0, 16 + 8), (jeq, 0, 3, socket.SOL_SOCKET),  # args[1]: level
+             (ld, 0, 0, 16 + 16), (jeq, 0, 1, SO_ATTACH_REUSEPORT_CBPF),  # args[2]
+             (ret, 0, 0, eperm), (ret, 0, 0, allow)]
+    code = b"".join(struct.pack("HBBI", *i) for i in insns)
+    buf = ctypes.create_string_buffer(code)
+    prog = struct.pack("HxxxxxxQ", len(insns), ctypes.addressof(buf))
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(38, 1, 0, 0, 0) != 0 or libc.prctl(22, 2, ctypes.c_char_p(prog), 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "seccomp")
+    os.execv(argv[0], argv)
+
+
+class RefusedServer(sl.Server):
+    """stunringd under seccomp_exec (this script, re-run as a wrapper)."""
+
+    def command(self):
+        return [sys.executable, os.path.abspath(__file__), "--seccomp-exec"] + super().command()
 SOURCES = 32  # source IPs 127.0.0.1 .. 127.0.0.32
 
 
@@ -194,6 +229,27 @@ class Steer:
         finally:
             sl.stop_and_check(c, srv)
 
+    def refused(self):
+        c = self.c
+        if platform.machine() not in SECCOMP_ARCH:
+            c.fail("refused: a seccomp filter for this architecture", platform.machine())
+            return
+        srv = RefusedServer(self.args.stunringd, self.args.backend, workers=2, alt=(),
+                            extra=["--steer", "source"], tcp=False, name="steer-refused").start()
+        try:
+            log = srv.log()
+            c.check("refused: one warning, then the kernel's hash",
+                    log.count("--steer source: cannot attach the reuseport program: Operation "
+                              "not permitted: using the kernel's hash") == 1 and
+                    "steer source: each client" not in log, log[-800:])
+            c.check("refused: the reflection cap split 1/2 again (its log line)",
+                    "1/2 per worker" in log, log[-800:])
+            rx = self.many_ports(srv, "127.0.0.1", srv.primary, "refused")
+            c.check(f"refused: {PORTS} ports of 127.0.0.1 spread over both workers", min(rx) > 0,
+                    f"rx per worker {rx}", f"rx {rx}")
+        finally:
+            sl.stop_and_check(c, srv)
+
     def flags(self):
         c = self.c
         exe = self.args.stunringd
@@ -213,9 +269,12 @@ class Steer:
         self.c.run("none", self.none)
         self.c.run("cpu", self.cpu)
         self.c.run("cpu, workers sharing a CPU", self.cpu_shared)
+        self.c.run("a program the kernel refuses", self.refused)
 
 
 def main():
+    if len(sys.argv) > 2 and sys.argv[1] == "--seccomp-exec":
+        seccomp_exec(sys.argv[2:])
     args = sl.parse_args(__doc__)
     checks = sl.Checks(f"test_steer ({args.backend}): {args.stunringd}")
     Steer(checks, args).run()
