@@ -92,8 +92,8 @@ struct server_config {
     /* The reflection cap: answers a second (0: off) and burst one client
      * prefix may be sent over UDP for unauthenticated requests, for the
      * whole server: each of the workers enforces its 1/workers share
-     * (io/worker.c), or all of it under --steer source. rate_table: prefixes each worker's table
-     * tracks. */
+     * (io/worker.c), or all of it under --steer source. rate_table:
+     * prefixes each worker's table tracks. */
     unsigned rate_limit, rate_burst, rate_table;
     /* The share of max_credentials one client prefix may hold, percent. */
     unsigned mint_share;
