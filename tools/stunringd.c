@@ -733,6 +733,9 @@ static void print_config(const struct options *o)
     if (c->n_cpus > 0 && c->n_cpus < c->workers)
         printf(" (shared: worker i on CPU i mod %u)", c->n_cpus);
     printf("\nsteer %s", steer_mode_name(c->steer));
+    unsigned pinned = c->n_cpus > 0 ? c->n_cpus : online_cpus();
+    if (c->steer == STEER_CPU && pinned < c->workers)
+        printf(" (workers share CPUs: the kernel's hash instead)");
     printf("\nbackend %s\n", io_backend_name(c->backend));
     printf("batch %u%s\n", c->batch, c->backend == IO_BACKEND_URING ? " (unused by uring)" : "");
     printf("ring-entries %u%s\n", c->ring_entries,

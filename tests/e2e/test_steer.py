@@ -257,6 +257,12 @@ class Steer:
                            timeout=10, stdin=subprocess.DEVNULL)
         c.check("--print-config says 'steer source'",
                 r.returncode == 0 and b"\nsteer source\n" in r.stdout, r.stdout[-300:])
+        r = subprocess.run([exe, "--steer", "cpu", "--workers", "2", "--cpus",
+                            str(min(os.sched_getaffinity(0))), "--print-config"],
+                           capture_output=True, timeout=10, stdin=subprocess.DEVNULL)
+        c.check("--print-config: cpu with two workers on one CPU says the kernel's hash",
+                r.returncode == 0 and b"\nsteer cpu (workers share CPUs: the kernel's hash "
+                b"instead)\n" in r.stdout, r.stdout[-300:])
         r = subprocess.run([exe, "--steer", "random"], capture_output=True, timeout=10,
                            stdin=subprocess.DEVNULL)
         c.check("--steer random: exit 2 naming the flag",
