@@ -22,6 +22,7 @@
 #include "io/metrics.h"
 #include "io/ratelimit.h"
 #include "io/sockets.h"
+#include "io/steer.h"
 #include "io/tcp.h"
 #include "io/tls.h"
 #include "io/worker.h"
@@ -69,6 +70,7 @@ struct server {
     SSL_CTX *tls_ctx;             /* loaded at start-up, handed to the front thread */
     struct io_counters main;      /* the main thread's own: reload failures */
     struct metrics *metrics;      /* --metrics; NULL: off */
+    unsigned reflect_shares;      /* workers, or 1 when --steer source is in effect */
 };
 
 /* Endpoint ep of family f: A1 or A2, P1 or P2 (core/handler.h). */
@@ -348,19 +350,21 @@ static int check_ports(const struct server_config *cfg)
 }
 
 /*
- * This worker's share of the reflection cap: 1/workers of the rate and of
- * the burst (rounded up), so that what one prefix is sent, whichever
- * workers SO_REUSEPORT spreads its ports over, adds up to at most
- * --rate-burst + --rate-limit x seconds (+ workers - 1 of rounding).
+ * This worker's share of the reflection cap: 1/shares of the rate and of
+ * the burst (rounded up). shares is the number of workers when the kernel's
+ * hash may spread one prefix's ports over all of them: what it is sent then
+ * adds up to at most --rate-burst + --rate-limit x seconds (+ workers - 1
+ * of rounding). Under --steer source a prefix only ever reaches one
+ * worker: shares is 1, and that worker enforces the cap exactly.
  */
-static int open_reflect_limit(const struct server_config *cfg, struct worker *w)
+static int open_reflect_limit(const struct server_config *cfg, struct worker *w, unsigned shares)
 {
     if (cfg->rate_limit == 0)
         return 0;
     struct rate_limit_spec spec = {
         .sources = cfg->rate_table,
-        .milli_rate = (uint64_t)cfg->rate_limit * 1000 / cfg->workers,
-        .burst = (cfg->rate_burst + cfg->workers - 1) / cfg->workers,
+        .milli_rate = (uint64_t)cfg->rate_limit * 1000 / shares,
+        .burst = (cfg->rate_burst + shares - 1) / shares,
         .prefix4 = cfg->rate_prefix4,
         .prefix6 = cfg->rate_prefix6,
     };
@@ -370,7 +374,7 @@ static int open_reflect_limit(const struct server_config *cfg, struct worker *w)
     return err;
 }
 
-static void log_reflect_limit(const struct server_config *cfg)
+static void log_reflect_limit(const struct server_config *cfg, unsigned shares)
 {
     if (cfg->rate_limit == 0) {
         log_msg(LOG_WARN, "reflection cap off (--rate-limit 0): any address can be sent "
@@ -378,10 +382,13 @@ static void log_reflect_limit(const struct server_config *cfg)
         return;
     }
     size_t bytes = rate_limiter_bytes(cfg->rate_table);
+    char share[64] = "all of it on each client's worker (--steer source)";
+    if (shares > 1)
+        snprintf(share, sizeof(share), "1/%u per worker", shares);
     log_msg(LOG_INFO,
             "reflection cap: %u answers/s, burst %u per client (/%u IPv4, /%u IPv6), "
-            "1/%u per worker; %u prefixes a worker: %zu KiB each, %zu KiB in all",
-            cfg->rate_limit, cfg->rate_burst, cfg->rate_prefix4, cfg->rate_prefix6, cfg->workers,
+            "%s; %u prefixes a worker: %zu KiB each, %zu KiB in all",
+            cfg->rate_limit, cfg->rate_burst, cfg->rate_prefix4, cfg->rate_prefix6, share,
             cfg->rate_table, bytes >> 10, (bytes * cfg->workers) >> 10);
 }
 
@@ -408,7 +415,7 @@ static int open_worker(struct server *srv, struct worker *w, unsigned id)
             }
         }
     }
-    return open_reflect_limit(cfg, w);
+    return 0;
 }
 
 static void close_worker(struct worker *w)
@@ -463,6 +470,33 @@ static int start_worker(struct worker *w)
     }
     int err = -pthread_create(&w->thread, &attr, worker_main, w);
     pthread_attr_destroy(&attr);
+    return err;
+}
+
+/*
+ * --steer: a program on every SO_REUSEPORT group, attached through worker
+ * 0's socket once every worker's is in (socket i of a group is worker i's).
+ * Then each worker's share of the reflection cap, which depends on it.
+ */
+static int steer_and_limit(struct server *srv)
+{
+    const struct server_config *cfg = srv->shared.cfg;
+    static int cpus[SERVER_MAX_WORKERS]; /* the main thread's, at start-up */
+    struct steer_group groups[SERVER_MAX_FAMILIES * STUN_EP_COUNT];
+    unsigned n_groups = 0;
+    for (unsigned i = 0; i < srv->n_workers; i++)
+        cpus[i] = worker_cpu(cfg, i);
+    for (unsigned f = 0; f < cfg->n_families; f++)
+        for (unsigned ep = 0; ep < endpoint_count(cfg, f); ep++)
+            groups[n_groups++] =
+                (struct steer_group){srv->workers[0].fd[f][ep], cfg->family[f].primary.ss_family};
+    struct steer_plan plan = {cfg->steer, srv->n_workers, cpus, cfg->rate_prefix4,
+                              cfg->rate_prefix6};
+    bool by_source = steer_groups(&plan, groups, n_groups) && cfg->steer == STEER_SOURCE;
+    srv->reflect_shares = by_source ? 1 : srv->n_workers;
+    int err = 0;
+    for (unsigned i = 0; i < srv->n_workers && err == 0; i++)
+        err = open_reflect_limit(cfg, &srv->workers[i], srv->reflect_shares);
     return err;
 }
 
@@ -616,6 +650,8 @@ static int start(struct server *srv, enum io_backend backend)
     }
     for (unsigned i = 0; i < srv->n_workers && err == 0; i++)
         err = open_worker(srv, &srv->workers[i], i);
+    if (err == 0)
+        err = steer_and_limit(srv);
     if (err == 0 && (cfg->tcp || srv->tls_ctx != NULL)) {
         err = tcp_front_start(&srv->shared, srv->tls_ctx, &srv->tcp);
         srv->tls_ctx = NULL; /* the front owns it, whatever the outcome */
@@ -700,7 +736,7 @@ static void log_startup(const struct server *srv, enum io_backend backend)
     if (srv->shared.longterm != NULL)
         log_msg(LOG_INFO, "long-term credentials: %u users, realm \"%s\"",
                 longterm_user_count(srv->shared.longterm), cfg->realm);
-    log_reflect_limit(cfg);
+    log_reflect_limit(cfg, srv->reflect_shares);
     warn_misconfigurations(srv, backend);
 }
 

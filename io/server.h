@@ -15,6 +15,7 @@
 
 #include "core/handler.h"
 #include "io/privileges.h"
+#include "io/steer.h"
 
 struct credentials;
 struct longterm;
@@ -91,7 +92,8 @@ struct server_config {
     /* The reflection cap: answers a second (0: off) and burst one client
      * prefix may be sent over UDP for unauthenticated requests, for the
      * whole server: each of the workers enforces its 1/workers share
-     * (io/worker.c). rate_table: prefixes each worker's table tracks. */
+     * (io/worker.c), or all of it under --steer source. rate_table:
+     * prefixes each worker's table tracks. */
     unsigned rate_limit, rate_burst, rate_table;
     /* The share of max_credentials one client prefix may hold, percent. */
     unsigned mint_share;
@@ -103,6 +105,9 @@ struct server_config {
      * a worker label to each worker's datagrams received and answers sent. */
     struct sockaddr_storage metrics_addr;
     bool metrics_per_worker;
+    /* --steer: which worker a datagram goes to (io/steer.h); with source in
+     * effect each worker enforces the whole reflection cap, not 1/workers. */
+    enum steer_mode steer;
 };
 
 /* What every thread reads, built once at start-up, then immutable. */

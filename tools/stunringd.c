@@ -101,6 +101,8 @@ static void set_defaults(struct options *o)
     o->cfg.mint_share = 1;
     /* Operations: lines for people; root stays root (no --user). */
     o->log_format = LOG_FORMAT_TEXT;
+    /* --steer: see README "Steering" for the measurement behind it. */
+    o->cfg.steer = STEER_NONE;
 }
 
 static const char *auth_name(enum stun_auth_mode mode)
@@ -128,6 +130,12 @@ static void print_help(void)
            d.cfg.workers);
     printf("  --cpus LIST          pin worker i to the i-th CPU of LIST, e.g. 0-3,8\n"
            "                       (default: the CPUs available, in order)\n");
+    printf("  --steer MODE         which worker gets a UDP datagram: cpu (the worker pinned\n"
+           "                       to the CPU that received it; needs one worker per CPU),\n"
+           "                       source (by a hash of the client's --rate-prefix4/6\n"
+           "                       prefix: each worker then enforces the whole --rate-limit)\n"
+           "                       or none (the kernel's 4-tuple hash) (default: %s)\n",
+           steer_mode_name(d.cfg.steer));
     printf("  --backend NAME       auto, uring or mmsg (default: %s: io_uring if it works)\n",
            io_backend_name(d.cfg.backend));
     printf("  --batch N            datagrams per recvmmsg/sendmmsg (default: %u)\n", d.cfg.batch);
@@ -212,13 +220,15 @@ static void print_help(void)
            STUN_DEST_MAX_RULES);
     printf("  --rate-limit N       reflection cap: UDP answers a second to unauthenticated\n"
            "                       requests one client prefix may be sent, for the whole\n"
-           "                       server (each of W workers enforces N/W); past it requests\n"
-           "                       are dropped, counted drop_rate_limited; 0: off\n"
+           "                       server (each of W workers enforces N/W, all of N under\n"
+           "                       --steer source); past it requests are dropped, counted\n"
+           "                       drop_rate_limited; 0: off\n"
            "                       (default: %u)\n",
            d.cfg.rate_limit);
     printf("  --rate-burst N       reflection cap's burst, for the whole server (each worker\n"
-           "                       N/W rounded up): one prefix is sent at most N + rate x\n"
-           "                       seconds (+ W - 1) answers (default: %u)\n",
+           "                       N/W rounded up, N under --steer source): one prefix is\n"
+           "                       sent at most N + rate x seconds (+ W - 1) answers\n"
+           "                       (default: %u)\n",
            d.cfg.rate_burst);
     printf("  --rate-table N       client prefixes each worker's cap tracks, %zu KiB a\n"
            "                       worker at the default; more are forgotten, which only\n"
@@ -261,6 +271,7 @@ enum flag {
     F_ALT_PORT,
     F_WORKERS,
     F_CPUS,
+    F_STEER,
     F_BACKEND,
     F_BATCH,
     F_RING_ENTRIES,
@@ -313,6 +324,7 @@ static const struct option flags[] = {
     {"alt-port", required_argument, NULL, F_ALT_PORT},
     {"workers", required_argument, NULL, F_WORKERS},
     {"cpus", required_argument, NULL, F_CPUS},
+    {"steer", required_argument, NULL, F_STEER},
     {"backend", required_argument, NULL, F_BACKEND},
     {"batch", required_argument, NULL, F_BATCH},
     {"ring-entries", required_argument, NULL, F_RING_ENTRIES},
@@ -486,6 +498,13 @@ static void apply_flag(struct options *o, int flag, const char *arg)
     case F_CPUS:
         c->n_cpus = cli_cpus("--cpus", arg, c->cpus, SERVER_MAX_WORKERS);
         break;
+    case F_STEER: {
+        int mode = steer_mode_parse(arg);
+        if (mode < 0)
+            cli_usage_error("--steer: want cpu, source or none, got '%s'", arg);
+        c->steer = (enum steer_mode)mode;
+        break;
+    }
     case F_BACKEND:
         c->backend = parse_backend(arg);
         break;
@@ -758,6 +777,10 @@ static void print_config(const struct options *o)
         printf("%s%d", i ? "," : "", c->cpus[i]);
     if (c->n_cpus > 0 && c->n_cpus < c->workers)
         printf(" (shared: worker i on CPU i mod %u)", c->n_cpus);
+    printf("\nsteer %s", steer_mode_name(c->steer));
+    unsigned pinned = c->n_cpus > 0 ? c->n_cpus : online_cpus();
+    if (c->steer == STEER_CPU && pinned < c->workers)
+        printf(" (workers share CPUs: the kernel's hash instead)");
     printf("\nbackend %s\n", io_backend_name(c->backend));
     printf("batch %u%s\n", c->batch, c->backend == IO_BACKEND_URING ? " (unused by uring)" : "");
     printf("ring-entries %u%s\n", c->ring_entries,
