@@ -98,6 +98,13 @@ struct server_config {
     /* --user: who the process becomes once every socket is bound and
      * every file read, before it says ready (io/privileges.h). */
     struct privileges_user user;
+    /* Drain and shedding (RFC 8489 §10): where a 300 Try Alternate sends
+     * clients, [0] IPv4 and [1] IPv6, family 0 for none; ALTERNATE-DOMAIN
+     * over TLS (NULL: none); requests a second per worker beyond which it
+     * answers 300 (0: off). */
+    struct stun_addr alternate_server[2];
+    const char *alternate_domain;
+    unsigned shed_above;
 };
 
 /* What every thread reads, built once at start-up, then immutable. */
@@ -110,10 +117,13 @@ struct server_shared {
     struct credentials *creds; /* Shared Secret credentials; written by the front thread */
     struct longterm *longterm; /* --users and the nonce key; replaced on SIGHUP */
     int stop;                  /* set (release) to stop every thread */
+    /* SIGUSR2 toggles it (main thread, release store); workers and the
+     * front read it per request (acquire): non-zero answers 300. */
+    int draining;
 };
 
 /*
- * Blocks SIGTERM, SIGINT and SIGUSR1 in the calling thread (threads it
+ * Blocks SIGTERM, SIGINT, SIGUSR1, SIGHUP and SIGUSR2 in the calling thread (threads it
  * starts inherit the mask; server_run takes them with sigwait) and puts
  * them in *set. main() calls it first, so a signal sent while the process
  * starts up is held, not fatal.
