@@ -13,11 +13,13 @@ as always, and B answers whoever follows the 300. SIGUSR2 again: normal.
 A server with no alternate keeps answering while draining. --shed-above
 under a burst answers some 300s and counts them reject_shed. With --bench,
 stunring-bench counts A's 300s as redirected and, with --follow-alternate,
-gets its answers from B.
+gets its answers from B. Wireshark's dissector (tshark -r on the 300s
+received, wrapped in a pcap) reads them as well-formed 300s naming B.
 """
 
 import argparse
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -31,6 +33,18 @@ import stunlib as sl  # noqa: E402
 ALTERNATE_SERVER = 0x8023
 DOMAIN = "stun-b.example"
 WAIT = 1.0
+
+
+def ipv4_udp(payload, sport, dport):
+    """payload in a UDP datagram 127.0.0.1:sport -> 127.0.0.1:dport (UDP
+    checksum 0: none, allowed over IPv4), with its IPv4 header."""
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+    lo = socket.inet_aton("127.0.0.1")
+    head = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0, lo, lo)
+    total = sum(struct.unpack("!10H", head))
+    total = (total & 0xFFFF) + (total >> 16)
+    total = (total & 0xFFFF) + (total >> 16)
+    return head[:10] + struct.pack("!H", ~total & 0xFFFF) + head[12:] + udp
 
 
 def parse_args():
@@ -76,6 +90,7 @@ class Drain:
         c = self.c
         if not c.check(f"{label}: answered", m is not None, "no answer"):
             return False
+        self.seen_300.append((label, m.raw))
         ok = c.eq(f"{label}: Binding Error Response", m.type, sl.BINDING_ERROR, m.describe())
         ok &= c.eq(f"{label}: ERROR-CODE 300", (m.error() or (0,))[0], 300, m.describe())
         got = m.addr(ALTERNATE_SERVER) if m.has(ALTERNATE_SERVER) else None
@@ -101,8 +116,10 @@ class Drain:
                           extra=["--auth", "optional", "--alternate-server",
                                  f"{alt[0]}:{alt[1]}", "--alternate-domain", DOMAIN]).start()
             self.a, self.b, self.alt = a, b, alt
+            self.seen_300 = []
             self.c.run("before drain: answered", self.before)
             self.c.run("drain on: 300 naming B on every transport", self.draining)
+            self.c.run("tshark reads the 300s as well-formed", self.tshark)
             self.c.run("drain off: answered again", self.after)
             self.c.run("no alternate configured: drain keeps answering", self.no_alternate)
             self.c.run("--shed-above: 300s beyond N a second", self.shedding)
@@ -187,6 +204,47 @@ class Drain:
              n300)
         c.eq("A counted error_300 for each 300", after.delta(before, "error_300"), n300)
         c.eq("A counted nothing as reject_shed", after.delta(before, "reject_shed"), 0)
+
+    def tshark(self):
+        """The 300s received, each in a UDP datagram from B's port in a pcap
+        (LINKTYPE_IPV4), dissected by tshark as STUN: no capture, no root."""
+        c = self.c
+        if not c.check("tshark in PATH (tools/dev setup installs it)",
+                       shutil.which("tshark") is not None):
+            return
+        if not c.check("300s collected for tshark", len(self.seen_300) >= 3, str(self.seen_300)):
+            return
+        port = self.a.p1
+        path = os.path.join(self.a.logdir, "drain-300.pcap")
+        with open(path, "wb") as f:
+            f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 228))
+            for _, raw in self.seen_300:
+                pkt = ipv4_udp(raw, port, 40000)
+                f.write(struct.pack("<IIII", 0, 0, len(pkt), len(pkt)) + pkt)
+        fields = ["stun.type", "stun.att.error.class", "stun.att.error", "stun.att.ipv4",
+                  "stun.att.port", "_ws.malformed", "_ws.expert.severity"]
+        argv = ["tshark", "-r", path, "-d", f"udp.port=={port},stun", "-T", "fields",
+                "-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=|"]
+        for fld in fields:
+            argv += ["-e", fld]
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=60)
+        if not c.eq("tshark -r: exit 0", p.returncode, 0, p.stderr):
+            return
+        rows = [dict(zip(fields, line.split("\t") + [""] * len(fields)))
+                for line in p.stdout.splitlines()]
+        c.eq("tshark: one frame per 300", len(rows), len(self.seen_300))
+        for (label, _), row in zip(self.seen_300, rows):
+            code = row["stun.att.error.class"] + row["stun.att.error"].rjust(2, "0")
+            c.check(f"tshark: {label}: an error response of code 300",
+                    row["stun.type"] in ("0x0111", "0x0112") and code == "300", str(row))
+            c.check(f"tshark: {label}: ALTERNATE-SERVER dissected as B",
+                    row["stun.att.ipv4"] == self.alt[0]
+                    and str(self.alt[1]) in row["stun.att.port"].split("|"), str(row))
+            warned = [s for s in row["_ws.expert.severity"].split("|")
+                      if s and (int(s, 0) if s[0].isdigit() else 0x00600000) >= 0x00600000]
+            c.check(f"tshark: {label}: not malformed, no expert warning",
+                    not row["_ws.malformed"] and not warned, str(row))
 
     def after(self):
         a = self.a
