@@ -32,7 +32,7 @@ import stunlib as sl  # noqa: E402
 
 ALTERNATE_SERVER = 0x8023
 DOMAIN = "stun-b.example"
-WAIT = 1.0
+WAIT = 3.0  # per try: a retransmission would count a 300 twice
 
 
 def ipv4_udp(payload, sport, dport):
@@ -45,6 +45,25 @@ def ipv4_udp(payload, sport, dport):
     total = (total & 0xFFFF) + (total >> 16)
     total = (total & 0xFFFF) + (total >> 16)
     return head[:10] + struct.pack("!H", ~total & 0xFFFF) + head[12:] + udp
+
+
+def collect(sock, tids, timeout):
+    """The answers to tids (bounded: until each came or timeout passed)."""
+    got = {}
+    deadline = time.monotonic() + timeout
+    for _ in range(100 * len(tids)):
+        left = deadline - time.monotonic()
+        if len(got) == len(tids) or left <= 0:
+            break
+        sock.settimeout(left)
+        try:
+            data, _ = sock.recvfrom(65536)
+        except socket.timeout:
+            break
+        m = sl.Message(data)
+        if m.tid in tids:
+            got[m.tid] = m
+    return list(got.values())
 
 
 def parse_args():
@@ -283,8 +302,7 @@ class Drain:
                     msg, tid = sl.build()
                     tids.add(tid)
                     s.sendto(msg, shed.primary)
-                got = [sl.Message(d) for d, _ in sl.drain(s, WAIT)]
-            got = [m for m in got if m.tid in tids]
+                got = collect(s, tids, 5.0)
             n300 = sum(1 for m in got if m.error() is not None and m.error()[0] == 300
                        and m.addr(ALTERNATE_SERVER) == self.alt)
             ok = sum(1 for m in got if m.type == sl.BINDING_SUCCESS)
