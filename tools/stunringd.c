@@ -788,7 +788,7 @@ static void print_redirect(const struct server_config *c)
         any = true;
     }
     if (!any)
-        printf("alternate-server (none: drain only turns health to 503)\n");
+        printf("alternate-server (none: while draining, requests are answered as always)\n");
     printf("alternate-domain %s\n", c->alternate_domain ? c->alternate_domain : "(none)");
     printf("shed-above %u%s\n", c->shed_above, c->shed_above == 0 ? " (off)" : "");
 }
