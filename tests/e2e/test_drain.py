@@ -4,7 +4,8 @@
     python3 tests/e2e/test_drain.py --stunringd build/tools/stunringd --backend uring \
         [--bench build/bench/stunring-bench]
 
-Two stunringd on loopback: A names B with --alternate-server. SIGUSR2 on A
+Two stunringd on loopback (127.0.0.1 and ::1): A names B with one
+--alternate-server per family. SIGUSR2 on A
 turns drain on: its UDP, TCP and TLS answers are 300 Try Alternate with
 ALTERNATE-SERVER naming B (ALTERNATE-DOMAIN over TLS, MESSAGE-INTEGRITY
 under the client's credential when it signed, FINGERPRINT when it sent
@@ -109,7 +110,7 @@ class Drain:
         c = self.c
         if not c.check(f"{label}: answered", m is not None, "no answer"):
             return False
-        self.seen_300.append((label, m.raw))
+        self.seen_300.append((label, m.raw, alt))
         ok = c.eq(f"{label}: Binding Error Response", m.type, sl.BINDING_ERROR, m.describe())
         ok &= c.eq(f"{label}: ERROR-CODE 300", (m.error() or (0,))[0], 300, m.describe())
         got = m.addr(ALTERNATE_SERVER) if m.has(ALTERNATE_SERVER) else None
@@ -129,11 +130,17 @@ class Drain:
     def run(self):
         a = b = None
         try:
-            b = sl.Server(self.args.stunringd, self.args.backend, alt=(), name="B").start()
+            both = ("127.0.0.1", "::1")
+            b = sl.Server(self.args.stunringd, self.args.backend, listen=both, alt=(),
+                          name="B").start()
             alt = b.primary
-            a = sl.Server(self.args.stunringd, self.args.backend, alt=(), name="A", tls=True,
+            self.alt6 = b.ep("A1P1", socket.AF_INET6)
+            a = sl.Server(self.args.stunringd, self.args.backend, listen=both, alt=(), name="A",
+                          tls=True,
                           extra=["--auth", "optional", "--alternate-server",
-                                 f"{alt[0]}:{alt[1]}", "--alternate-domain", DOMAIN]).start()
+                                 f"{alt[0]}:{alt[1]}", "--alternate-server",
+                                 f"[{self.alt6[0]}]:{self.alt6[1]}",
+                                 "--alternate-domain", DOMAIN]).start()
             self.a, self.b, self.alt = a, b, alt
             self.seen_300 = []
             self.c.run("before drain: answered", self.before)
@@ -170,6 +177,11 @@ class Drain:
                 m is not None and not m.has(sl.MESSAGE_INTEGRITY))
         c.check("UDP: no ALTERNATE-DOMAIN (not TLS)",
                 m is not None and not m.has(sl.ALTERNATE_DOMAIN))
+        # IPv6: the alternate of its own family (RFC 8489 §10).
+        msg, tid = sl.build(fingerprint=True)
+        with sl.udp_socket("::1") as s6:
+            m, _ = sl.transact(s6, msg, tid, a.ep("A1P1", socket.AF_INET6), timeout=WAIT)
+        n300 += self.check_300("UDP over IPv6", m, self.alt6, (sl.FINGERPRINT,))
         # Signed under the credential: authenticated first, the 300 signed.
         msg, tid = sl.build(attrs=[sl.username(self.cred.username)], key=self.cred.key,
                             fingerprint=True)
@@ -237,11 +249,11 @@ class Drain:
         path = os.path.join(self.a.logdir, "drain-300.pcap")
         with open(path, "wb") as f:
             f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 228))
-            for _, raw in self.seen_300:
+            for _, raw, _ in self.seen_300:
                 pkt = ipv4_udp(raw, port, 40000)
                 f.write(struct.pack("<IIII", 0, 0, len(pkt), len(pkt)) + pkt)
         fields = ["stun.type", "stun.att.error.class", "stun.att.error", "stun.att.ipv4",
-                  "stun.att.port", "_ws.malformed", "_ws.expert.severity"]
+                  "stun.att.ipv6", "stun.att.port", "_ws.malformed", "_ws.expert.severity"]
         argv = ["tshark", "-r", path, "-d", f"udp.port=={port},stun", "-T", "fields",
                 "-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=|"]
         for fld in fields:
@@ -253,13 +265,13 @@ class Drain:
         rows = [dict(zip(fields, line.split("\t") + [""] * len(fields)))
                 for line in p.stdout.splitlines()]
         c.eq("tshark: one frame per 300", len(rows), len(self.seen_300))
-        for (label, _), row in zip(self.seen_300, rows):
+        for (label, _, alt), row in zip(self.seen_300, rows):
             code = row["stun.att.error.class"] + row["stun.att.error"].rjust(2, "0")
             c.check(f"tshark: {label}: an error response of code 300",
                     row["stun.type"] in ("0x0111", "0x0112") and code == "300", str(row))
+            ip = row["stun.att.ipv6" if ":" in alt[0] else "stun.att.ipv4"]
             c.check(f"tshark: {label}: ALTERNATE-SERVER dissected as B",
-                    row["stun.att.ipv4"] == self.alt[0]
-                    and str(self.alt[1]) in row["stun.att.port"].split("|"), str(row))
+                    ip == alt[0] and str(alt[1]) in row["stun.att.port"].split("|"), str(row))
             warned = [s for s in row["_ws.expert.severity"].split("|")
                       if s and (int(s, 0) if s[0].isdigit() else 0x00600000) >= 0x00600000]
             c.check(f"tshark: {label}: not malformed, no expert warning",
