@@ -3,7 +3,8 @@
  *
  * Threads: N workers (io/worker.h) answer UDP, one front thread
  * (io/tcp.h) answers STUN over TCP, and the main thread waits for
- * signals: SIGTERM/SIGINT stop, SIGUSR1 prints the counters.
+ * signals: SIGTERM/SIGINT stop, SIGUSR1 prints the counters, SIGHUP
+ * reloads, SIGUSR2 toggles drain (300 Try Alternate, core/handler.h).
  */
 #ifndef STUNRING_IO_SERVER_H
 #define STUNRING_IO_SERVER_H
