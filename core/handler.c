@@ -567,6 +567,38 @@ static void write_challenge(const struct stun_handler_config *cfg, const struct 
                      sizeof(password_algorithms));
 }
 
+/* The configured ALTERNATE-SERVER of the source's family, or NULL. */
+static const struct stun_addr *alternate_for(const struct stun_handler_config *cfg,
+                                             const struct stun_request *req)
+{
+    const struct stun_addr *alt =
+        &cfg->alternate_server[req->source->family == STUN_FAMILY_IPV6 ? 1 : 0];
+    return alt->family == req->source->family ? alt : NULL;
+}
+
+/*
+ * RFC 8489 §10: io/ asks for a redirect, the request is modern (RFC 3489
+ * has no 300; README "Drain" says why those are answered as always) and an
+ * alternate of its family exists (§10: of the same family as the source).
+ */
+static enum stun_status redirect_status(const struct stun_handler_config *cfg,
+                                        const struct stun_request *req, const struct stun_msg *m)
+{
+    if (req->redirect == STUN_REDIRECT_NONE || m->classic || alternate_for(cfg, req) == NULL)
+        return STUN_OK;
+    return req->redirect == STUN_REDIRECT_SHED ? STUN_REJECT_SHED : STUN_REJECT_DRAINING;
+}
+
+/* ALTERNATE-SERVER, and over TLS ALTERNATE-DOMAIN (RFC 8489 §14.15-16). */
+static void write_alternate(const struct stun_handler_config *cfg, const struct stun_request *req,
+                            struct stun_writer *w)
+{
+    stun_write_addr(w, STUN_ATTR_ALTERNATE_SERVER, alternate_for(cfg, req));
+    if (req->tls && cfg->alternate_domain != NULL)
+        stun_write_text(w, STUN_ATTR_ALTERNATE_DOMAIN, cfg->alternate_domain,
+                        cfg->alternate_domain_len);
+}
+
 static void answer_error(const struct stun_handler_config *cfg, const struct stun_request *req,
                          const struct stun_msg *m, enum stun_status why, const struct verdict *v,
                          struct stun_writer *w, struct stun_reply *reply)
@@ -581,6 +613,8 @@ static void answer_error(const struct stun_handler_config *cfg, const struct stu
     }
     if (challenges(why))
         write_challenge(cfg, req, v, w);
+    if (why == STUN_REJECT_DRAINING || why == STUN_REJECT_SHED)
+        write_alternate(cfg, req, w);
     write_unknown(m, why, w);
     write_tail(cfg, m, error_key(v, why, code), w);
 }
@@ -596,11 +630,18 @@ static enum stun_status judge(const struct stun_handler_config *cfg, const struc
     enum stun_status s = screen(m);
     if (s != STUN_OK || !attrs_usable)
         return s != STUN_OK ? s : parsed; /* structural errors: 400, unsigned */
-    if (m->method == STUN_METHOD_SHARED_SECRET)
+    if (m->method == STUN_METHOD_SHARED_SECRET) {
+        if (parsed == STUN_OK && (s = redirect_status(cfg, req, m)) != STUN_OK)
+            return s;
         return parsed != STUN_OK ? parsed : mint(cfg, req, v);
+    }
     /* RFC 3489 §8.2, RFC 8489 §6.3: authentication comes before the 420,
      * so that an authenticated request's 420 is signed. */
     if (cfg->auth != STUN_AUTH_NONE && (s = authenticate(cfg, req, m, v)) != STUN_OK)
+        return s;
+    /* Then the redirect, signed like any error of an authenticated
+     * request; the alternate judges the request's other attributes. */
+    if ((s = redirect_status(cfg, req, m)) != STUN_OK)
         return s;
     if (parsed != STUN_OK)
         return parsed;
@@ -626,8 +667,8 @@ static bool answer_bare_binding(const struct stun_handler_config *cfg,
     size_t value_len = 4 + ip_len;
     if (req->len != STUN_HEADER_LEN ||
         wire_get32(d) != (uint32_t)stun_type(STUN_METHOD_BINDING, STUN_CLASS_REQUEST) << 16 ||
-        wire_get32(d + 4) != STUN_MAGIC_COOKIE || cfg->auth == STUN_AUTH_REQUIRED ||
-        cfg->software != NULL || req->eps->alternate ||
+        wire_get32(d + 4) != STUN_MAGIC_COOKIE || req->redirect != STUN_REDIRECT_NONE ||
+        cfg->auth == STUN_AUTH_REQUIRED || cfg->software != NULL || req->eps->alternate ||
         cap < STUN_HEADER_LEN + STUN_ATTR_HEADER_LEN + value_len)
         return false;
     wire_put16(out, stun_type(STUN_METHOD_BINDING, STUN_CLASS_SUCCESS));
@@ -723,6 +764,9 @@ size_t stun_answer_budget(const struct stun_handler_config *cfg, const struct st
     case STUN_ANSWER_SUCCESS:
         return success_budget(req, tail);
     case STUN_ANSWER_ERROR:
+        /* A 300 fits in it (handler.h), but for ALTERNATE-DOMAIN. */
+        if (req->tls && cfg->alternate_domain != NULL)
+            return error + text_size(cfg->alternate_domain_len);
         return error;
     case STUN_ANSWER_CHALLENGE:
         if (cfg->realm == NULL)

@@ -146,6 +146,21 @@ struct stun_handler_config {
      * it before nonce_key; read it (acquire) after nonce_key. */
     const struct crypto_hmac_key *nonce_key_previous;
     unsigned nonce_ttl_s;
+    /* ALTERNATE-SERVER (RFC 8489 §10, §14.15): where a redirected request
+     * is sent, one per family, [0] IPv4 and [1] IPv6 (--alternate-server);
+     * family 0: none of that family, and a redirect is not made. */
+    struct stun_addr alternate_server[2];
+    /* ALTERNATE-DOMAIN (RFC 8489 §14.16), sent beside it over TLS; NULL:
+     * none (--alternate-domain). */
+    const char *alternate_domain;
+    uint16_t alternate_domain_len;
+};
+
+/* Whether io/ asks that a request be redirected (answered 300). */
+enum stun_redirect {
+    STUN_REDIRECT_NONE = 0,
+    STUN_REDIRECT_DRAINING, /* SIGUSR2: STUN_REJECT_DRAINING */
+    STUN_REDIRECT_SHED,     /* past --shed-above: STUN_REJECT_SHED */
 };
 
 /* One received request and where it came from. */
@@ -159,6 +174,10 @@ struct stun_request {
     bool stream;     /* TCP or TLS: no CHANGE-REQUEST, no RESPONSE-PORT */
     bool tls;        /* TLS: Shared Secret Requests are served (RFC 3489 §8.2) */
     uint64_t now_ms; /* wall clock, ms since the epoch: credential and nonce expiry */
+    /* Answer 300 Try Alternate rather than the answer, when the request is
+     * modern and an ALTERNATE-SERVER of its source's family is configured;
+     * else it is answered as always (RFC 3489 has no 300). */
+    enum stun_redirect redirect;
 };
 
 struct stun_reply {
@@ -199,7 +218,9 @@ void stun_handle(const struct stun_handler_config *cfg, const struct stun_reques
  *             TLS, at least a Shared Secret answer (USERNAME, PASSWORD).
  *  ERROR      header, ERROR-CODE with the longest reason (32),
  *             UNKNOWN-ATTRIBUTES with STUN_MAX_UNKNOWN types, SOFTWARE,
- *             FINGERPRINT (RFC 8489 only).
+ *             FINGERPRINT (RFC 8489 only). A 300 (ERROR-CODE of 24, an
+ *             ALTERNATE-SERVER of at most 24) fits in it; over TLS its
+ *             ALTERNATE-DOMAIN is added (streams are not reflected).
  *  CHALLENGE  a long-term 401 or 438 (RFC 8489 §9.2.4): ERROR plus REALM,
  *             NONCE and PASSWORD-ALGORITHMS; 0 without --realm.
  *

@@ -54,6 +54,9 @@ int stun_status_error_code(enum stun_status s, bool classic)
      */
     case STUN_REJECT_DESTINATION_DENIED:
         return classic ? STUN_ERR_BAD_REQUEST : STUN_ERR_FORBIDDEN;
+    case STUN_REJECT_DRAINING:
+    case STUN_REJECT_SHED:
+        return STUN_ERR_TRY_ALTERNATE; /* never given to a classic request */
     default:
         return 0;
     }
@@ -100,6 +103,8 @@ const char *stun_status_name(enum stun_status s)
         [STUN_REJECT_LT_UNKNOWN_USER] = "reject_lt_unknown_user",
         [STUN_REJECT_LT_BAD_INTEGRITY] = "reject_lt_bad_integrity",
         [STUN_REJECT_DESTINATION_DENIED] = "reject_destination_denied",
+        [STUN_REJECT_DRAINING] = "reject_draining",
+        [STUN_REJECT_SHED] = "reject_shed",
     };
     return (unsigned)s < STUN_STATUS_COUNT ? names[s] : "invalid";
 }

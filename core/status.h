@@ -64,6 +64,13 @@ enum stun_status {
      * status.c), 403 Forbidden. Answered at the source, signed. */
     STUN_REJECT_DESTINATION_DENIED,
 
+    /* RFC 8489 §10: 300 Try Alternate with ALTERNATE-SERVER, modern
+     * requests only (RFC 3489 has no redirect), when io/ asks for it and an
+     * alternate of the request's family is configured. Authenticated
+     * requests are authenticated first and their 300 is signed. */
+    STUN_REJECT_DRAINING, /* the server drains (SIGUSR2): 300 */
+    STUN_REJECT_SHED,     /* the worker is past --shed-above this second: 300 */
+
     STUN_STATUS_COUNT
 };
 

@@ -107,6 +107,11 @@ static void build_shared(struct server *srv, const struct server_config *cfg)
     sh->cfg = cfg;
     sh->handler.software = cfg->software;
     sh->handler.software_len = cfg->software ? (uint16_t)strlen(cfg->software) : 0;
+    memcpy(sh->handler.alternate_server, cfg->alternate_server,
+           sizeof(sh->handler.alternate_server));
+    sh->handler.alternate_domain = cfg->alternate_domain;
+    sh->handler.alternate_domain_len =
+        cfg->alternate_domain ? (uint16_t)strlen(cfg->alternate_domain) : 0;
     for (unsigned f = 0; f < cfg->n_families; f++) {
         struct stun_endpoints *eps = &sh->eps[f];
         eps->alternate = cfg->family[f].has_alternate;
@@ -600,6 +605,7 @@ void server_block_signals(sigset_t *set)
     sigaddset(set, SIGINT);
     sigaddset(set, SIGUSR1);
     sigaddset(set, SIGHUP);
+    sigaddset(set, SIGUSR2);
     pthread_sigmask(SIG_BLOCK, set, NULL);
 }
 
@@ -611,7 +617,34 @@ static bool any_worker_failed(const struct server *srv)
     return false;
 }
 
-/* SIGUSR1 prints the counters, SIGHUP reloads; SIGTERM or SIGINT returns.
+/* SIGUSR2: drain on (every modern request answered 300 naming the
+ * alternate of its family) or off. One flag, stored with release: the
+ * workers and the front load it per request. */
+static void toggle_drain(struct server *srv)
+{
+    int *draining = &srv->shared.draining;
+    int now = !__atomic_load_n(draining, __ATOMIC_RELAXED);
+    __atomic_store_n(draining, now, __ATOMIC_RELEASE);
+    if (!now) {
+        log_msg(LOG_INFO, "drain off");
+        return;
+    }
+    const struct server_config *cfg = srv->shared.cfg;
+    char text[2][ADDR_TEXT_MAX] = {"none", "none"};
+    for (unsigned i = 0; i < 2; i++) {
+        struct sockaddr_storage ss;
+        if (cfg->alternate_server[i].family == 0)
+            continue;
+        addr_from_stun(&cfg->alternate_server[i], &ss);
+        addr_format(&ss, text[i]);
+    }
+    log_msg(LOG_INFO,
+            "drain on: answering 300 with ALTERNATE-SERVER %s (IPv4), %s (IPv6); a family "
+            "with none, and RFC 3489 requests, are answered as always",
+            text[0], text[1]);
+}
+
+/* SIGUSR1 prints the counters, SIGHUP reloads, SIGUSR2 toggles drain; SIGTERM or SIGINT returns.
  * Once a second it frees what reloads retired. */
 static void signal_loop(struct server *srv, const sigset_t *set)
 {
@@ -630,6 +663,10 @@ static void signal_loop(struct server *srv, const sigset_t *set)
         }
         if (sig == SIGHUP) {
             reload(srv);
+            continue;
+        }
+        if (sig == SIGUSR2) {
+            toggle_drain(srv);
             continue;
         }
         if (any_worker_failed(srv))

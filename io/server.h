@@ -3,7 +3,8 @@
  *
  * Threads: N workers (io/worker.h) answer UDP, one front thread
  * (io/tcp.h) answers STUN over TCP, and the main thread waits for
- * signals: SIGTERM/SIGINT stop, SIGUSR1 prints the counters.
+ * signals: SIGTERM/SIGINT stop, SIGUSR1 prints the counters, SIGHUP
+ * reloads, SIGUSR2 toggles drain (300 Try Alternate, core/handler.h).
  */
 #ifndef STUNRING_IO_SERVER_H
 #define STUNRING_IO_SERVER_H
@@ -108,6 +109,13 @@ struct server_config {
     /* --steer: which worker a datagram goes to (io/steer.h); with source in
      * effect each worker enforces the whole reflection cap, not 1/workers. */
     enum steer_mode steer;
+    /* Drain and shedding (RFC 8489 §10): where a 300 Try Alternate sends
+     * clients, [0] IPv4 and [1] IPv6, family 0 for none; ALTERNATE-DOMAIN
+     * over TLS (NULL: none); requests a second per worker beyond which it
+     * answers 300 (0: off). */
+    struct stun_addr alternate_server[2];
+    const char *alternate_domain;
+    unsigned shed_above;
 };
 
 /* What every thread reads, built once at start-up, then immutable. */
@@ -120,11 +128,14 @@ struct server_shared {
     struct credentials *creds; /* Shared Secret credentials; written by the front thread */
     struct longterm *longterm; /* --users and the nonce key; replaced on SIGHUP */
     int stop;                  /* set (release) to stop every thread */
-    int draining;              /* set (release) while draining: /healthz says 503 (none yet) */
+    /* SIGUSR2 toggles it (main thread, release store); workers and the
+     * front read it per request (acquire): non-zero answers 300, and
+     * /healthz says 503. */
+    int draining;
 };
 
 /*
- * Blocks SIGTERM, SIGINT and SIGUSR1 in the calling thread (threads it
+ * Blocks SIGTERM, SIGINT, SIGUSR1, SIGHUP and SIGUSR2 in the calling thread (threads it
  * starts inherit the mask; server_run takes them with sigwait) and puts
  * them in *set. main() calls it first, so a signal sent while the process
  * starts up is held, not fatal.

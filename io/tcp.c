@@ -390,6 +390,8 @@ static bool answer(struct tcp_front *f, struct conn *c, const uint8_t *msg, size
         .stream = true,
         .tls = c->ssl != NULL,
         .now_ms = f->wall_ms,
+        .redirect = __atomic_load_n(&sh->draining, __ATOMIC_ACQUIRE) ? STUN_REDIRECT_DRAINING
+                                                                     : STUN_REDIRECT_NONE,
     };
     struct stun_reply reply;
     stun_handle(&sh->handler, &req, c->out + c->out_len, TX_BUF_SIZE, &reply);

@@ -16,7 +16,8 @@ void worker_begin_batch(struct worker *w)
 {
     if (w->shared->handler.auth != STUN_AUTH_NONE)
         w->batch_wall_ms = wall_clock_ms();
-    if (w->reflect_limit != NULL) /* the coarse clock: a few ns, ms steps are enough */
+    /* The coarse clock: a few ns, ms steps are enough. */
+    if (w->reflect_limit != NULL || w->shared->cfg->shed_above != 0)
         w->batch_mono_ms = clock_ms(CLOCK_MONOTONIC_COARSE);
 }
 
@@ -24,6 +25,27 @@ void worker_begin_batch(struct worker *w)
 static bool reflection_allowed(struct worker *w, const struct stun_addr *dest)
 {
     return w->reflect_limit == NULL || rate_limiter_allow(w->reflect_limit, dest, w->batch_mono_ms);
+}
+
+/*
+ * Drain (SIGUSR2) or, past --shed-above requests this second, shedding:
+ * the handler then answers 300 where it can (core/handler.h). The count
+ * is this worker's own: no shared atomic, the batch's clock.
+ */
+static enum stun_redirect redirect_now(struct worker *w)
+{
+    const struct server_shared *sh = w->shared;
+    if (__atomic_load_n(&sh->draining, __ATOMIC_ACQUIRE))
+        return STUN_REDIRECT_DRAINING;
+    unsigned limit = sh->cfg->shed_above;
+    if (limit == 0)
+        return STUN_REDIRECT_NONE;
+    uint64_t second = w->batch_mono_ms / 1000;
+    if (second != w->shed_second) {
+        w->shed_second = second;
+        w->shed_count = 0;
+    }
+    return ++w->shed_count > limit ? STUN_REDIRECT_SHED : STUN_REDIRECT_NONE;
 }
 
 size_t worker_handle(struct worker *w, unsigned family, enum stun_endpoint ep, const uint8_t *data,
@@ -44,6 +66,7 @@ size_t worker_handle(struct worker *w, unsigned family, enum stun_endpoint ep, c
     req.local = local;
     req.tls = false;
     req.now_ms = w->batch_wall_ms;
+    req.redirect = redirect_now(w);
     stun_handle(&sh->handler, &req, out, TX_BUF_SIZE, &reply);
     /* Every answer to an unauthenticated request, success or error, is
      * charged to its destination's prefix; past the budget it is not sent

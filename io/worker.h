@@ -33,6 +33,10 @@ struct worker {
      * read once a batch. */
     struct rate_limiter *reflect_limit;
     uint64_t batch_mono_ms;
+    /* --shed-above: requests seen in the second shed_second (of
+     * batch_mono_ms); past the limit they are answered 300. */
+    uint64_t shed_second;
+    unsigned shed_count;
     struct io_counters counters;
 };
 

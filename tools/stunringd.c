@@ -244,6 +244,15 @@ static void print_help(void)
     printf("  --metrics-per-worker also each worker's datagrams received and answers sent,\n"
            "                       with a worker label; needs --metrics (default: off)\n");
     printf("  --print-metrics-map  print the metric each SIGUSR1 counter is and exit\n");
+    printf("  --alternate-server ADDR:PORT\n"
+           "                       where SIGUSR2 (drain) and --shed-above send clients:\n"
+           "                       300 Try Alternate with ALTERNATE-SERVER; at most one\n"
+           "                       per family, IPv6 as [ADDR]:PORT (default: none)\n");
+    printf("  --alternate-domain NAME\n"
+           "                       ALTERNATE-DOMAIN sent with a 300 over TLS (default: none)\n");
+    printf("  --shed-above N       requests a second per worker beyond which it answers 300\n"
+           "                       (needs --alternate-server); 0 = off (default: %u)\n",
+           d.cfg.shed_above);
     printf("  --log-level LEVEL    error, warn, info or debug (default: %s)\n",
            log_level_name(d.log_level));
     printf("  --log-format FORMAT  text or json: one JSON object a line, with time, level,\n"
@@ -261,7 +270,9 @@ static void print_help(void)
            "--users); 1 for a runtime failure (a port taken, an address that cannot be\n"
            "bound, io_uring unavailable with --backend uring, out of memory).\n"
            "Signals: SIGTERM/SIGINT stop (exit 0), SIGUSR1 prints the counters,\n"
-           "SIGHUP reloads the certificate and key, --secret-key and --users.\n");
+           "SIGHUP reloads the certificate and key, --secret-key and --users.\n"
+           "SIGUSR2 toggles drain: every RFC 5389/8489 request is answered 300 with the\n"
+           "--alternate-server of its family (none of its family: answered as always).\n");
 }
 
 enum flag {
@@ -309,6 +320,10 @@ enum flag {
     F_METRICS,
     F_METRICS_PER_WORKER,
     F_PRINT_METRICS_MAP,
+    /* Drain and shedding (issue 10 part 2). */
+    F_ALTERNATE_SERVER,
+    F_ALTERNATE_DOMAIN,
+    F_SHED_ABOVE,
     F_LOG_LEVEL,
     F_LOG_FORMAT,
     F_USER,
@@ -362,6 +377,9 @@ static const struct option flags[] = {
     {"metrics", required_argument, NULL, F_METRICS},
     {"metrics-per-worker", no_argument, NULL, F_METRICS_PER_WORKER},
     {"print-metrics-map", no_argument, NULL, F_PRINT_METRICS_MAP},
+    {"alternate-server", required_argument, NULL, F_ALTERNATE_SERVER},
+    {"alternate-domain", required_argument, NULL, F_ALTERNATE_DOMAIN},
+    {"shed-above", required_argument, NULL, F_SHED_ABOVE},
     {"log-level", required_argument, NULL, F_LOG_LEVEL},
     {"log-format", required_argument, NULL, F_LOG_FORMAT},
     {"user", required_argument, NULL, F_USER},
@@ -474,6 +492,54 @@ static void apply_operations_flag(struct options *o, int flag, const char *arg)
                         (unsigned)geteuid());
     if (privileges_resolve(arg, &o->cfg.user, err, sizeof(err)) != 0)
         cli_usage_error("--user: %s", err);
+}
+
+/* --alternate-server ADDR:PORT or [ADDR]:PORT, at most one per family. */
+static void add_alternate_server(struct server_config *c, const char *text)
+{
+    char ip_text[INET6_ADDRSTRLEN];
+    const char *colon = strrchr(text, ':');
+    const char *ip = text;
+    size_t ip_len = colon != NULL ? (size_t)(colon - text) : 0;
+    if (ip_len >= 2 && text[0] == '[' && text[ip_len - 1] == ']') {
+        ip++;
+        ip_len -= 2;
+    } else if (memchr(text, ':', ip_len) != NULL) {
+        ip_len = 0; /* a bare IPv6 address needs its brackets */
+    }
+    struct sockaddr_storage ss;
+    struct stun_addr alt;
+    if (ip_len == 0 || ip_len >= sizeof(ip_text))
+        cli_usage_error("--alternate-server: want ADDR:PORT or [ADDR]:PORT, got '%s'", text);
+    memcpy(ip_text, ip, ip_len);
+    ip_text[ip_len] = '\0';
+    uint16_t port = (uint16_t)cli_number("--alternate-server", colon + 1, 1, 65535);
+    if (addr_parse_ip(ip_text, port, &ss) != 0 || addr_is_wildcard(&ss))
+        cli_usage_error("--alternate-server: '%s' is not a concrete IPv4 or IPv6 address", text);
+    addr_to_stun(&ss, &alt);
+    struct stun_addr *slot = &c->alternate_server[alt.family == STUN_FAMILY_IPV6 ? 1 : 0];
+    if (slot->family != 0)
+        cli_usage_error("--alternate-server: at most one per family ('%s')", text);
+    *slot = alt;
+}
+
+/* --alternate-server, --alternate-domain and --shed-above. */
+static void apply_redirect_flag(struct server_config *c, int flag, const char *arg)
+{
+    if (flag == F_ALTERNATE_SERVER) {
+        add_alternate_server(c, arg);
+    } else if (flag == F_ALTERNATE_DOMAIN) {
+        /* RFC 8489 §14.16: a domain name, under 255 bytes; no space or control. */
+        size_t len = strlen(arg);
+        for (const char *p = arg; *p != '\0'; p++)
+            if ((unsigned char)*p <= ' ' || *p == 0x7f)
+                len = 0;
+        if (len == 0 || len > 255)
+            cli_usage_error("--alternate-domain: want a domain name of 1-255 bytes, got '%s'", arg);
+        c->alternate_domain = arg;
+    } else {
+        c->shed_above = (unsigned)cli_number("--shed-above", arg, 0, 100000000);
+    }
 }
 
 static void apply_flag(struct options *o, int flag, const char *arg)
@@ -639,6 +705,11 @@ static void apply_flag(struct options *o, int flag, const char *arg)
     case F_USER:
         apply_operations_flag(o, flag, arg);
         break;
+    case F_ALTERNATE_SERVER:
+    case F_ALTERNATE_DOMAIN:
+    case F_SHED_ABOVE:
+        apply_redirect_flag(c, flag, arg);
+        break;
     case F_PRINT_CONFIG:
         o->print_config = true;
         break;
@@ -730,6 +801,12 @@ static void check_combinations(const struct options *o)
     if (c->metrics_per_worker && c->metrics_addr.ss_family == AF_UNSPEC)
         cli_usage_error("--metrics-per-worker: needs --metrics too");
     /* Only an authenticated request may name RESPONSE-ADDRESS. */
+    if (c->alternate_domain != NULL && c->alternate_server[0].family == 0 &&
+        c->alternate_server[1].family == 0)
+        cli_usage_error("--alternate-domain: needs --alternate-server too");
+    if (c->shed_above != 0 && c->alternate_server[0].family == 0 &&
+        c->alternate_server[1].family == 0)
+        cli_usage_error("--shed-above: needs --alternate-server (a 300 must name one)");
     if (c->response_address && c->auth == STUN_AUTH_NONE)
         cli_usage_error("--response-address: needs --auth optional or required (with --auth "
                         "none no request authenticates, so it could never apply)");
@@ -759,6 +836,25 @@ static void print_peer_rules(const struct server_config *c)
     }
     if (c->n_peer_rules == 0)
         printf("peer-rules (none: the default deny list)\n");
+}
+
+/* --alternate-server (one line per family), --alternate-domain, --shed-above. */
+static void print_redirect(const struct server_config *c)
+{
+    char text[ADDR_TEXT_MAX];
+    bool any = false;
+    for (unsigned i = 0; i < 2; i++) {
+        struct sockaddr_storage ss;
+        if (c->alternate_server[i].family == 0)
+            continue;
+        addr_from_stun(&c->alternate_server[i], &ss);
+        printf("alternate-server %s\n", addr_format(&ss, text));
+        any = true;
+    }
+    if (!any)
+        printf("alternate-server (none: while draining, requests are answered as always)\n");
+    printf("alternate-domain %s\n", c->alternate_domain ? c->alternate_domain : "(none)");
+    printf("shed-above %u%s\n", c->shed_above, c->shed_above == 0 ? " (off)" : "");
 }
 
 static void print_config(const struct options *o)
@@ -812,6 +908,7 @@ static void print_config(const struct options *o)
     printf("metrics %s\n",
            c->metrics_addr.ss_family == AF_UNSPEC ? "(off)" : addr_format(&c->metrics_addr, text));
     printf("metrics-per-worker %s\n", c->metrics_per_worker ? "on" : "off");
+    print_redirect(c);
     printf("log-level %s\n", log_level_name(log_threshold));
     printf("log-format %s\n", log_format_name(log_format));
     if (c->user.set)

@@ -65,6 +65,10 @@ struct tcp_conn {
 
 struct bench_slot {
     int udp_fd;
+    /* Unconnected sockets: where its datagrams go (the server, or the
+     * alternate it follows, --follow-alternate). */
+    struct sockaddr_storage dest;
+    socklen_t dest_len;
     struct bench_flow flow;
     struct bench_entry *ring;
     struct tcp_conn *tcp; /* NULL when the mix has no tcp */
@@ -133,6 +137,7 @@ static int open_udp(struct bench_worker *w, struct bench_slot *s, struct bench_e
     addr_set_port(&local, 0);
     if (bind(s->udp_fd, (const struct sockaddr *)&local, addr_len(&local)) < 0)
         return fail(err, cap, "bind UDP socket", errno);
+    s->dest_len = addr_from_stun(&p->ep.server, &s->dest);
     if (p->connect_udp) {
         /* One peer: the route is looked up once, and nothing else gets in. */
         struct sockaddr_storage server;
@@ -516,6 +521,12 @@ static unsigned udp_flush(struct bench_worker *w, struct bench_slot *s, unsigned
 {
     if (msgs == 0)
         return 0;
+    if (!w->plan->connect_udp) {
+        for (unsigned m = 0; m < msgs; m++) {
+            w->io->tx[m].msg_hdr.msg_name = &s->dest;
+            w->io->tx[m].msg_hdr.msg_namelen = s->dest_len;
+        }
+    }
     int r = sendmmsg(s->udp_fd, w->io->tx, msgs, MSG_DONTWAIT);
     unsigned sent = 0;
     for (int m = 0; m < r; m++)
@@ -605,6 +616,19 @@ static void record(struct bench_worker *w, const struct bench_answer *a)
         bench_hist_record(&w->hist, a->latency_ns);
 }
 
+/* --follow-alternate, and an ALTERNATE-SERVER on loopback unless
+ * --allow-remote: a server's 300 must not aim the load elsewhere. */
+static bool may_follow(const struct bench_options *o, const struct stun_addr *alt)
+{
+    static const uint8_t v6_loopback[16] = {[15] = 1};
+    if (!o->follow_alternate || alt->port == 0)
+        return false;
+    if (o->allow_remote)
+        return true;
+    return alt->family == STUN_FAMILY_IPV4 ? alt->ip[0] == 127
+                                           : memcmp(alt->ip, v6_loopback, 16) == 0;
+}
+
 static void udp_receive(struct bench_worker *w, struct bench_slot *s)
 {
     struct bench_io *io = w->io;
@@ -620,6 +644,9 @@ static void udp_receive(struct bench_worker *w, struct bench_slot *s)
             bench_flow_answer(&s->flow, io->rx_buf[i], io->rx[i].msg_len, &source, BENCH_VIA_UDP,
                               now, &a);
             record(w, &a);
+            if (a.verdict == BENCH_REDIRECTED && may_follow(w->plan->opt, &a.alternate) &&
+                bench_flow_follow(&s->flow, &a.alternate))
+                s->dest_len = addr_from_stun(&a.alternate, &s->dest);
             io->rx[i].msg_hdr.msg_namelen = sizeof(io->rx_name[i]);
         }
         if (r < RX_BATCH)

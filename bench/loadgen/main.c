@@ -296,9 +296,10 @@ static void make_plan(const struct bench_options *o)
     for (size_t i = 0; i < sizeof(needy) / sizeof(needy[0]); i++)
         if (o->weights[needy[i]] > 0)
             probe_kind(o, needy[i]);
-    /* Answers to change-request come from other endpoints: a connected
-     * socket would not see them. */
-    plan.connect_udp = o->weights[BENCH_CHANGE_REQUEST] == 0;
+    /* Answers to change-request come from other endpoints, and with
+     * --follow-alternate from the alternate: a connected socket would not
+     * see them. */
+    plan.connect_udp = o->weights[BENCH_CHANGE_REQUEST] == 0 && !o->follow_alternate;
     plan.use_tcp = o->weights[BENCH_TCP] > 0;
     plan.gso = gso_available(o);
     uint32_t sum = 0;
@@ -365,6 +366,8 @@ static void merge(struct bench_worker *ws, unsigned n, struct results *r)
         r->t.lost += t->lost;
         r->t.stray += t->stray;
         r->t.late += t->late;
+        r->t.redirected += t->redirected;
+        r->t.followed += t->followed;
         r->t.request_bytes += t->request_bytes;
         r->t.response_bytes += t->response_bytes;
         for (unsigned k = 0; k < BENCH_INVALID_COUNT; k++)
@@ -394,6 +397,8 @@ static void print_json(const struct bench_options *o, const struct results *r, d
            (unsigned long long)t->sent, (unsigned long long)t->valid,
            (unsigned long long)t->invalid, (unsigned long long)t->lost,
            (unsigned long long)t->stray, (unsigned long long)t->late);
+    printf("\"redirected\":%llu,\"followed\":%llu,", (unsigned long long)t->redirected,
+           (unsigned long long)t->followed);
     printf("\"responses_per_s\":%.1f,", duration > 0 ? (double)t->valid / duration : 0.0);
     printf("\"latency_us\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f},",
            us(bench_hist_percentile(h, 50)), us(bench_hist_percentile(h, 90)),
@@ -466,6 +471,10 @@ static void print_human(const struct bench_options *o, const struct results *r, 
         if (t->why[k] > 0)
             printf("  %s %llu", bench_invalid_name((enum bench_invalid)k),
                    (unsigned long long)t->why[k]);
+    if (t->redirected > 0 || o->follow_alternate)
+        printf("\n  redirected %llu (300 Try Alternate)  followed %llu (of valid, answered by "
+               "the ALTERNATE-SERVER)",
+               (unsigned long long)t->redirected, (unsigned long long)t->followed);
     printf("\n  lost      %llu (answered after the timeout: %llu)\n  stray     %llu\n",
            (unsigned long long)t->lost, (unsigned long long)t->late, (unsigned long long)t->stray);
     printf("  latency   p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f us\n",
@@ -594,8 +603,8 @@ int main(int argc, char **argv)
         bench_worker_fini(&ws[i]);
     free(ws);
     SSL_CTX_free(plan.tls_ctx);
-    if (r.t.sent != r.t.valid + r.t.invalid + r.t.lost)
-        fprintf(stderr, "stunring-bench: BUG: sent %llu != valid + invalid + lost\n",
+    if (r.t.sent != r.t.valid + r.t.invalid + r.t.lost + r.t.redirected)
+        fprintf(stderr, "stunring-bench: BUG: sent %llu != valid + invalid + lost + redirected\n",
                 (unsigned long long)r.t.sent);
     if (o.require_clean && (r.t.invalid > 0 || r.t.stray > 0))
         return 1;

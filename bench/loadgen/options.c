@@ -192,6 +192,10 @@ static void print_help(void)
     printf("  --password-algorithm md5|sha256  long-term-auth: PASSWORD-ALGORITHM; sha256\n"
            "                       signs with MESSAGE-INTEGRITY-SHA256, md5 with\n"
            "                       MESSAGE-INTEGRITY (default: sha256)\n");
+    printf("  --follow-alternate   after a 300 Try Alternate (counted redirected), send the\n"
+           "                       socket's UDP requests to its ALTERNATE-SERVER (loopback\n"
+           "                       unless --allow-remote); answers from there count valid and\n"
+           "                       followed; TCP and TLS stay (default: off)\n");
     printf("  --json               print one JSON object on stdout and nothing else\n");
     printf("  --progress, --no-progress  a line on stderr each second (default: when stdout "
            "is a\n"
@@ -228,6 +232,7 @@ enum flag {
     F_USER,
     F_PASSWORD,
     F_PASSWORD_ALGORITHM,
+    F_FOLLOW_ALTERNATE,
     F_VERSION,
     F_HELP,
 };
@@ -255,6 +260,7 @@ static const struct option flags[] = {
     {"user", required_argument, NULL, F_USER},
     {"password", required_argument, NULL, F_PASSWORD},
     {"password-algorithm", required_argument, NULL, F_PASSWORD_ALGORITHM},
+    {"follow-alternate", no_argument, NULL, F_FOLLOW_ALTERNATE},
     {"version", no_argument, NULL, F_VERSION},
     {"help", no_argument, NULL, F_HELP},
     {NULL, 0, NULL, 0},
@@ -339,6 +345,9 @@ static void apply_flag(struct bench_options *o, int flag, const char *arg)
     case F_PASSWORD_ALGORITHM:
         o->password_algorithm = parse_password_algorithm(arg);
         break;
+    case F_FOLLOW_ALTERNATE:
+        o->follow_alternate = true;
+        break;
     case F_VERSION:
         printf("stunring-bench %s\n", STUNRING_VERSION);
         exit(0);
@@ -372,6 +381,9 @@ static void check_together(const struct bench_options *o)
         cli_usage_error("--mix long-term-auth: needs --password PASS for --user %s", o->user);
     if (o->user != NULL && strlen(o->user) > BENCH_USERNAME_MAX)
         cli_usage_error("--user: longer than %d bytes", BENCH_USERNAME_MAX);
+    if (o->follow_alternate && o->weights[BENCH_CHANGE_REQUEST] > 0)
+        cli_usage_error("--follow-alternate: not with change-request (its answers are judged "
+                        "against the first server's endpoints)");
     if (o->sockets < o->threads)
         cli_usage_error("--threads %u: more threads than --sockets (%u)", o->threads, o->sockets);
     if (o->n_cpus > 0 && o->n_cpus < o->threads)

@@ -40,6 +40,9 @@ struct bench_options {
     const char *user;     /* --user: long-term-auth's USERNAME; NULL: none */
     const char *password; /* --password: its PASSWORD; NULL: none */
     unsigned password_algorithm; /* --password-algorithm: enum crypto_password_alg */
+    /* --follow-alternate: after a 300, a socket sends its UDP requests to
+     * the ALTERNATE-SERVER it named (loopback unless --allow-remote). */
+    bool follow_alternate;
 };
 
 /* Parses argv into o; exits 0 for --help / --version, 2 on a bad flag. */

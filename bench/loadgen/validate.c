@@ -348,18 +348,65 @@ static bool wants_error(enum bench_kind kind)
     return kind == BENCH_UNKNOWN_ATTR || kind == BENCH_CHALLENGE;
 }
 
-/* The checks of validate.h, in order: -1 when all pass, else the first failure. */
+enum {
+    CHECK_VALID = -1,
+    CHECK_REDIRECTED = -2,
+};
+
+/* A UDP answer from the alternate the flow follows (bench_flow_follow). */
+static bool from_alternate(const struct bench_flow *f, const struct bench_entry *e,
+                           const struct stun_addr *source)
+{
+    return f->alternate.family != 0 && via_of((enum bench_kind)e->kind) == BENCH_VIA_UDP &&
+           stun_addr_equal(source, &f->alternate);
+}
+
+static bool is_try_alternate(const struct stun_msg *m)
+{
+    int code = 0;
+    const char *reason = NULL;
+    uint16_t reason_len = 0;
+    return m->cls == STUN_CLASS_ERROR && stun_msg_get_error(m, &code, &reason, &reason_len) &&
+           code == 300;
+}
+
+/* RFC 8489 §10: a 300 from where the request went, well-formed, signed as
+ * its request was, naming an ALTERNATE-SERVER (stored in *alt). */
+static int check_redirect(const struct bench_flow *f, const struct bench_entry *e,
+                          const struct stun_msg *m, const struct stun_addr *source,
+                          struct stun_addr *alt)
+{
+    struct stun_addr sent_to = e->kind == BENCH_TLS ? f->ep.server_tls : f->ep.server;
+    if (!stun_addr_equal(source, &sent_to) && !from_alternate(f, e, source))
+        return BENCH_BAD_SOURCE;
+    if (m->method != STUN_METHOD_BINDING)
+        return BENCH_BAD_TYPE;
+    if (stun_msg_check_fingerprint(m) != STUN_OK)
+        return BENCH_BAD_FINGERPRINT;
+    if (asks_fingerprint((enum bench_kind)e->kind) && !stun_msg_has(m, STUN_A_FINGERPRINT))
+        return BENCH_NO_FINGERPRINT;
+    int why =
+        e->kind == BENCH_SHORT_TERM || e->kind == BENCH_LONG_TERM ? check_integrity(f, e, m) : -1;
+    if (why >= 0)
+        return why;
+    return stun_msg_get_addr(m, STUN_A_ALTERNATE_SERVER, alt) ? CHECK_REDIRECTED : BENCH_BAD_TYPE;
+}
+
+/* The checks of validate.h, in order: CHECK_VALID when all pass,
+ * CHECK_REDIRECTED for a good 300 (*alt), else the first failure. */
 static int check(struct bench_flow *f, const struct bench_entry *e, const uint8_t *buf, size_t len,
-                 const struct stun_addr *source, enum bench_via via)
+                 const struct stun_addr *source, enum bench_via via, struct stun_addr *alt)
 {
     if (via != via_of((enum bench_kind)e->kind))
         return BENCH_BAD_TRANSPORT;
-    struct stun_addr want = want_source(f, e);
-    if (!stun_addr_equal(source, &want))
-        return BENCH_BAD_SOURCE;
-
     struct stun_msg m;
-    if (stun_msg_parse(&m, buf, len) != STUN_OK)
+    bool parsed = stun_msg_parse(&m, buf, len) == STUN_OK;
+    if (parsed && is_try_alternate(&m))
+        return check_redirect(f, e, &m, source, alt);
+    struct stun_addr want = want_source(f, e);
+    if (!stun_addr_equal(source, &want) && !from_alternate(f, e, source))
+        return BENCH_BAD_SOURCE;
+    if (!parsed)
         return BENCH_BAD_MESSAGE;
     if (wants_error((enum bench_kind)e->kind))
         return !is_wanted_error(e, &m)                     ? BENCH_BAD_TYPE
@@ -430,13 +477,19 @@ void bench_flow_answer(struct bench_flow *f, const uint8_t *buf, size_t len,
         return;
     }
 
-    int why = check(f, e, buf, len, source, via);
+    int why = check(f, e, buf, len, source, via, &out->alternate);
     bool counted = e->flags & ENTRY_COUNTED;
     out->kind = (enum bench_kind)e->kind;
     out->counted = counted;
-    if (why < 0) {
+    if (why == CHECK_REDIRECTED) {
+        out->verdict = BENCH_REDIRECTED;
+        if (counted)
+            f->tally->redirected++;
+    } else if (why == CHECK_VALID) {
         out->verdict = BENCH_VALID;
         out->latency_ns = now_ns >= e->sent_ns ? now_ns - e->sent_ns : 0;
+        if (counted && from_alternate(f, e, source))
+            f->tally->followed++;
         if (counted) {
             f->tally->valid++;
             f->tally->request_bytes += e->len;
@@ -452,6 +505,14 @@ void bench_flow_answer(struct bench_flow *f, const uint8_t *buf, size_t len,
     }
     e->flags = 0;
     f->outstanding--;
+}
+
+bool bench_flow_follow(struct bench_flow *f, const struct stun_addr *alt)
+{
+    if (f->alternate.family != 0 || alt->family != f->ep.self_udp.family)
+        return false;
+    f->alternate = *alt;
+    return true;
 }
 
 uint32_t bench_flow_expire(struct bench_flow *f, uint64_t now_ns)

@@ -59,12 +59,23 @@
  *   origin      RESPONSE-ORIGIN (RFC 3489 style: SOURCE-ADDRESS), when
  *               present, equal to where the answer came from
  *
+ * A 300 Try Alternate (RFC 8489 §10: a draining or shedding server) is
+ * neither valid nor invalid but redirected, a fourth outcome, when it
+ * passes transport, source (where the request went, or the alternate the
+ * flow follows), message, FINGERPRINT (correct, present when asked),
+ * integrity (for the signed kinds: the 300 is signed) and carries an
+ * ALTERNATE-SERVER; a 300 failing one of them is invalid like any answer.
+ * bench_flow_follow() then sends the flow's UDP requests to the
+ * alternate; valid answers that come from it are counted followed (a part
+ * of valid).
+ *
  * A request is lost when no answer matched it within the timeout: found
  * by bench_flow_expire() or bench_flow_request() reusing its slot, or at
  * match time (an answer later than the timeout counts the request lost
  * and is itself a stray), or by bench_flow_abandon() at the end. So each
- * counted request ends exactly once, valid, invalid or lost, and
- * sent = valid + invalid + lost once nothing is outstanding.
+ * counted request ends exactly once, valid, invalid, redirected or lost,
+ * and sent = valid + invalid + lost + redirected once nothing is
+ * outstanding.
  *
  * Counting: requests are counted (sent, and later their outcome) when the
  * flow was counting at send time; strays when it is counting at arrival.
@@ -106,7 +117,8 @@ enum bench_verdict {
     BENCH_VALID,
     BENCH_INVALID,
     BENCH_STRAY,
-    BENCH_LATE, /* the answer to a request already counted lost */
+    BENCH_LATE,       /* the answer to a request already counted lost */
+    BENCH_REDIRECTED, /* a 300 Try Alternate with ALTERNATE-SERVER */
 };
 
 /* Why an answer was invalid: the first check that failed. */
@@ -142,6 +154,9 @@ enum {
 struct bench_tally {
     uint64_t sent, valid, invalid, lost, stray;
     uint64_t late; /* answers to requests already lost (of those counted) */
+    /* 300 Try Alternate answers: an outcome of their own, beside valid,
+     * invalid and lost; followed: of valid, those the alternate gave. */
+    uint64_t redirected, followed;
     uint64_t request_bytes, response_bytes; /* of the valid exchanges only */
     uint64_t why[BENCH_INVALID_COUNT];      /* invalid, by reason */
 };
@@ -220,15 +235,19 @@ struct bench_flow {
     const struct bench_longterm *lt;     /* long-term-auth's; NULL: none (bench_flow_use_lt) */
     uint8_t lt_nonce[BENCH_NONCE_MAX];   /* this flow's NONCE: lt's, then the last 438's */
     size_t lt_nonce_len;
+    /* After bench_flow_follow(): the ALTERNATE-SERVER its UDP requests go
+     * to; family 0 until then. */
+    struct stun_addr alternate;
 };
 
 /* What bench_flow_answer() made of one answer. */
 struct bench_answer {
     enum bench_verdict verdict;
-    enum bench_invalid why; /* BENCH_INVALID: the check that failed */
-    enum bench_kind kind;   /* BENCH_VALID, BENCH_INVALID: of the request answered */
-    bool counted;           /* its request was counted */
-    uint64_t latency_ns;    /* BENCH_VALID: now - send time */
+    enum bench_invalid why;     /* BENCH_INVALID: the check that failed */
+    enum bench_kind kind;       /* BENCH_VALID, BENCH_INVALID: of the request answered */
+    bool counted;               /* its request was counted */
+    uint64_t latency_ns;        /* BENCH_VALID: now - send time */
+    struct stun_addr alternate; /* BENCH_REDIRECTED: its ALTERNATE-SERVER */
 };
 
 /*
@@ -281,6 +300,14 @@ void bench_flow_unsend(struct bench_flow *f, uint32_t n);
 void bench_flow_answer(struct bench_flow *f, const uint8_t *buf, size_t len,
                        const struct stun_addr *source, enum bench_via via, uint64_t now_ns,
                        struct bench_answer *out);
+
+/*
+ * --follow-alternate: f's UDP requests go to alt from now on (the caller
+ * sends them there), and answers from alt are valid (counted followed), as
+ * are those still due from the first server. false (nothing changed): alt
+ * is not of the UDP socket's family, or f follows already.
+ */
+bool bench_flow_follow(struct bench_flow *f, const struct stun_addr *alt);
 
 /* Counts lost the outstanding requests older than the timeout; returns how many. */
 uint32_t bench_flow_expire(struct bench_flow *f, uint64_t now_ns);

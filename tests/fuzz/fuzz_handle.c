@@ -45,7 +45,7 @@ enum {
 
 /* Byte 0. */
 enum {
-    C0_AUTH = 3,       /* 0 none, 1 optional, 2-3 required */
+    C0_AUTH = 3,       /* 0 none, 1 optional, 2-3 required; 3 also redirects (drain) */
     C0_REALM = 1 << 2, /* long-term credentials configured */
     C0_RESPONSE_ADDR = 1 << 3,
     C0_ALTERNATE = 1 << 4, /* four endpoints, else one */
@@ -225,6 +225,15 @@ static void choose(const uint8_t *control, struct setup *s)
     req->stream = c0 & C0_STREAM;
     req->tls = (c0 & C0_STREAM) && (c0 & C0_TLS);
     req->now_ms = (uint64_t)NOW_S * 1000 + control[0];
+    /* Drain: a 300 naming an alternate of either family (the budget holds). */
+    static const struct stun_addr alt4 = {STUN_FAMILY_IPV4, 3478, {198, 51, 100, 20}};
+    static const struct stun_addr alt6 = {
+        STUN_FAMILY_IPV6, 3478, {0x20, 0x01, 0x0d, 0xb8, [15] = 2}};
+    cfg->alternate_server[0] = alt4;
+    cfg->alternate_server[1] = alt6;
+    cfg->alternate_domain = "alternate.fuzz.example";
+    cfg->alternate_domain_len = 22;
+    req->redirect = (c0 & C0_AUTH) == 3 ? STUN_REDIRECT_DRAINING : STUN_REDIRECT_NONE;
 }
 
 /* A NONCE of the right length gets a valid one for the source (or a stale

@@ -5,7 +5,7 @@
  * address, source, transport, FINGERPRINT, MESSAGE-INTEGRITY of either
  * kind; duplicates; answers after the request was lost) must come out
  * invalid or stray, never valid, and the counts must always add up:
- * sent = valid + invalid + lost. long-term-auth learns its user from the
+ * sent = valid + invalid + lost + redirected. long-term-auth learns its user from the
  * handler's own 401, as the bench does from stunringd's.
  */
 #include <criterion/criterion.h>
@@ -88,7 +88,19 @@ static bool user_keys(const void *ctx, const uint8_t *id, size_t len, bool by_ha
     return true;
 }
 
+/* Where the handler's 300s send the bench (a draining server's
+ * --alternate-server); redirecting: what try_exchange asks of it. */
+static const struct stun_addr alternate = {STUN_FAMILY_IPV4, 3480, {127, 0, 0, 9}};
+static enum stun_redirect redirecting;
+/* The alternate itself as a server (one endpoint), and whether it is the
+ * one that answers try_exchange's requests (a flow that followed). */
+static const struct stun_endpoints alternate_eps = {
+    .addr = {[STUN_EP_A1P1] = {STUN_FAMILY_IPV4, 3480, {127, 0, 0, 9}}},
+};
+static bool answered_by_alternate;
+
 static struct stun_handler_config config = {
+    .alternate_server = {{STUN_FAMILY_IPV4, 3480, {127, 0, 0, 9}}},
     .auth = STUN_AUTH_OPTIONAL,
     .lookup = lookup,
     .realm = REALM,
@@ -166,6 +178,8 @@ static void setup(void)
     cr_assert_eq(bench_credential_init(&cred, USER, strlen(USER), PASSWORD, strlen(PASSWORD)), 0);
     flow.cred = &cred;
     wall_ms = WALL_MS;
+    redirecting = STUN_REDIRECT_NONE;
+    answered_by_alternate = false;
     prepare_user();
     learn(&lt, CRYPTO_PASSWORD_SHA256);
     learn(&lt_md5, CRYPTO_PASSWORD_MD5);
@@ -176,11 +190,12 @@ TestSuite(validate, .init = setup);
 
 static void add_up(void)
 {
-    cr_assert_eq(tally.sent, tally.valid + tally.invalid + tally.lost + flow.outstanding,
-                 "sent %llu, valid %llu invalid %llu lost %llu outstanding %u",
+    cr_assert_eq(tally.sent,
+                 tally.valid + tally.invalid + tally.lost + tally.redirected + flow.outstanding,
+                 "sent %llu, valid %llu invalid %llu lost %llu redirected %llu outstanding %u",
                  (unsigned long long)tally.sent, (unsigned long long)tally.valid,
                  (unsigned long long)tally.invalid, (unsigned long long)tally.lost,
-                 flow.outstanding);
+                 (unsigned long long)tally.redirected, flow.outstanding);
 }
 
 /* Sends a request of kind at now and has stunring's handler answer it;
@@ -205,19 +220,25 @@ static bool try_exchange(struct exchange *x, enum bench_kind kind, uint64_t now)
         .stream = x->via != BENCH_VIA_UDP,
         .tls = tls,
         .now_ms = wall_ms,
+        .redirect = redirecting,
     };
     struct stun_reply reply;
     struct stun_handler_config required = config; /* challenge: --auth required */
     required.auth = STUN_AUTH_REQUIRED;
+    if (answered_by_alternate && x->via == BENCH_VIA_UDP) {
+        r.eps = &alternate_eps;
+        r.local = &alternate_eps.addr[STUN_EP_A1P1];
+    }
     stun_handle(kind == BENCH_CHALLENGE ? &required : &config, &r, x->ans, sizeof(x->ans), &reply);
-    enum stun_status want = kind == BENCH_UNKNOWN_ATTR ? STUN_REJECT_UNKNOWN_ATTR
-                            : kind == BENCH_CHALLENGE  ? STUN_REJECT_LT_CHALLENGE
-                                                       : STUN_OK;
+    enum stun_status want = redirecting != STUN_REDIRECT_NONE ? STUN_REJECT_DRAINING
+                            : kind == BENCH_UNKNOWN_ATTR      ? STUN_REJECT_UNKNOWN_ATTR
+                            : kind == BENCH_CHALLENGE         ? STUN_REJECT_LT_CHALLENGE
+                                                              : STUN_OK;
     cr_assert_eq(reply.status, want, "the server answered a %s request with status %d",
                  bench_kind_name(kind), reply.status);
     cr_assert_gt(reply.len, 0);
     x->ans_len = reply.len;
-    x->from = tls ? ep.server_tls : four.addr[reply.from]; /* a stream's peer */
+    x->from = tls ? ep.server_tls : r.eps->addr[reply.from]; /* a stream's peer */
     return true;
 }
 
@@ -1244,4 +1265,105 @@ Test(validate, error_kinds_want_their_error)
     cr_assert_eq(stun_msg_parse(&m, x.ans, x.ans_len), STUN_OK);
     x.ans[m.at[STUN_A_ERROR_CODE].off + 3] = 0; /* 401 -> 400 */
     expect_invalid(&x, BENCH_BAD_TYPE);
+}
+
+/* ---- 300 Try Alternate: redirected, and --follow-alternate ---- */
+
+static void expect_redirected(const struct exchange *x)
+{
+    struct bench_answer a;
+    uint64_t before = tally.redirected;
+    cr_assert_eq(deliver(x, T0 + MS, &a), BENCH_REDIRECTED, "verdict %d, reason %s", a.verdict,
+                 bench_invalid_name(a.why));
+    cr_assert(stun_addr_equal(&a.alternate, &alternate), "the ALTERNATE-SERVER is passed on");
+    cr_assert_eq(tally.redirected, before + 1);
+    cr_assert_eq(tally.invalid, 0, "a 300 is not invalid");
+    add_up();
+}
+
+Test(validate, a_300_naming_an_alternate_is_redirected_for_every_udp_and_stream_kind)
+{
+    static const enum bench_kind kinds[] = {BENCH_BINDING,     BENCH_FINGERPRINT, BENCH_TCP,
+                                            BENCH_SHORT_TERM,  BENCH_LONG_TERM,   BENCH_TLS,
+                                            BENCH_UNKNOWN_ATTR};
+    redirecting = STUN_REDIRECT_DRAINING;
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        struct exchange x;
+        exchange(&x, kinds[i], T0);
+        expect_redirected(&x);
+    }
+    cr_assert_eq(tally.valid, 0);
+}
+
+Test(validate, a_300_without_alternate_server_is_invalid)
+{
+    struct exchange x;
+    struct stun_msg m;
+    redirecting = STUN_REDIRECT_DRAINING;
+    exchange(&x, BENCH_FINGERPRINT, T0);
+    cr_assert_eq(stun_msg_parse(&m, x.ans, x.ans_len), STUN_OK);
+    cr_assert(stun_msg_has(&m, STUN_A_ALTERNATE_SERVER));
+    wire_put16(x.ans + m.at[STUN_A_ALTERNATE_SERVER].off - 4, 0x8030); /* an unknown optional */
+    refinger(&x);
+    expect_invalid(&x, BENCH_BAD_TYPE);
+}
+
+Test(validate, a_300_with_a_bad_fingerprint_is_invalid)
+{
+    struct exchange x;
+    redirecting = STUN_REDIRECT_DRAINING;
+    exchange(&x, BENCH_FINGERPRINT, T0);
+    x.ans[x.ans_len - 1] ^= 1;
+    expect_invalid(&x, BENCH_BAD_FINGERPRINT);
+}
+
+Test(validate, a_300_to_a_signed_request_must_be_signed_with_its_key)
+{
+    struct exchange x;
+    struct stun_msg m;
+    redirecting = STUN_REDIRECT_DRAINING;
+    exchange(&x, BENCH_SHORT_TERM, T0);
+    cr_assert_eq(stun_msg_parse(&m, x.ans, x.ans_len), STUN_OK);
+    x.ans[m.at[STUN_A_MESSAGE_INTEGRITY].off] ^= 1;
+    refinger(&x);
+    expect_invalid(&x, BENCH_BAD_INTEGRITY);
+}
+
+Test(validate, a_300_from_elsewhere_is_invalid)
+{
+    struct exchange x;
+    redirecting = STUN_REDIRECT_DRAINING;
+    exchange(&x, BENCH_BINDING, T0);
+    x.from = alternate; /* not where it was sent, and not followed */
+    expect_invalid(&x, BENCH_BAD_SOURCE);
+}
+
+Test(validate, following_counts_the_alternates_answers_valid_and_followed)
+{
+    struct exchange x;
+    struct bench_answer a;
+    static const struct stun_addr v6 = {STUN_FAMILY_IPV6, 3480, {[15] = 1}};
+    cr_assert_not(bench_flow_follow(&flow, &v6), "not the UDP socket's family");
+    cr_assert(bench_flow_follow(&flow, &alternate));
+    cr_assert_not(bench_flow_follow(&flow, &alternate), "once per flow");
+    /* Answered by the alternate (a 300 too, while it drains): both good. */
+    answered_by_alternate = true;
+    exchange(&x, BENCH_BINDING, T0);
+    cr_assert(stun_addr_equal(&x.from, &alternate));
+    cr_assert_eq(deliver(&x, T0 + MS, &a), BENCH_VALID, "reason %s", bench_invalid_name(a.why));
+    cr_assert_eq(tally.followed, 1);
+    redirecting = STUN_REDIRECT_DRAINING;
+    exchange(&x, BENCH_BINDING, T0);
+    expect_redirected(&x);
+    /* An answer still due from the first server is valid, not followed. */
+    redirecting = STUN_REDIRECT_NONE;
+    answered_by_alternate = false;
+    exchange(&x, BENCH_BINDING, T0);
+    cr_assert_eq(deliver(&x, T0 + MS, &a), BENCH_VALID);
+    cr_assert_eq(tally.followed, 1);
+    cr_assert_eq(tally.valid, 2);
+    /* Streams stay with the first server: TCP from the alternate is not. */
+    exchange(&x, BENCH_TCP, T0);
+    x.from = alternate;
+    expect_invalid(&x, BENCH_BAD_SOURCE);
 }
