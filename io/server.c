@@ -19,6 +19,7 @@
 #include "io/heap.h"
 #include "io/log.h"
 #include "io/longterm.h"
+#include "io/notify.h"
 #include "io/ratelimit.h"
 #include "io/sockets.h"
 #include "io/tcp.h"
@@ -725,7 +726,9 @@ int server_run(const struct server_config *cfg)
     if (err == 0) {
         log_startup(&srv, backend);
         log_ready(&srv, backend);
+        notify_send("READY=1"); /* Type=notify: every worker is armed */
         signal_loop(&srv, &set);
+        notify_send("STOPPING=1");
     }
     stop_all(&srv);
     if (err == 0)
