@@ -41,3 +41,12 @@ if(STUNRING_TESTS)
                    stunring-passwd.1=$<TARGET_FILE:stunring-passwd>)
   set_tests_properties(man_pages PROPERTIES LABELS deploy TIMEOUT 60)
 endif()
+
+if(STUNRING_TESTS)
+  # The systemd unit: systemd-analyze verify silent, security 2.0 or lower.
+  add_test(NAME systemd_unit
+           COMMAND Python3::Interpreter ${PROJECT_SOURCE_DIR}/tests/deploy/check_unit.py
+                   ${PROJECT_SOURCE_DIR}/deploy/systemd/stunringd.service
+                   $<TARGET_FILE:stunringd> ${PROJECT_BINARY_DIR}/man)
+  set_tests_properties(systemd_unit PROPERTIES LABELS deploy TIMEOUT 120)
+endif()
