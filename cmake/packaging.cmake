@@ -50,3 +50,12 @@ if(STUNRING_TESTS)
                    $<TARGET_FILE:stunringd> ${PROJECT_BINARY_DIR}/man)
   set_tests_properties(systemd_unit PROPERTIES LABELS deploy TIMEOUT 120)
 endif()
+
+if(STUNRING_TESTS)
+  # The sysctl.d file: keys this kernel knows, each with its why, and at
+  # least what stunringd's defaults ask for.
+  add_test(NAME sysctl_conf
+           COMMAND Python3::Interpreter ${PROJECT_SOURCE_DIR}/tests/deploy/check_sysctl.py
+                   ${PROJECT_SOURCE_DIR}/deploy/sysctl/90-stunring.conf $<TARGET_FILE:stunringd>)
+  set_tests_properties(sysctl_conf PROPERTIES LABELS deploy TIMEOUT 60)
+endif()
