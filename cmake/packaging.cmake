@@ -59,3 +59,72 @@ if(STUNRING_TESTS)
                    ${PROJECT_SOURCE_DIR}/deploy/sysctl/90-stunring.conf $<TARGET_FILE:stunringd>)
   set_tests_properties(sysctl_conf PROPERTIES LABELS deploy TIMEOUT 60)
 endif()
+
+# ---------------------------------------------------------------- install
+# Paths relative to the prefix (/usr in the package): the programs, the
+# unit and the sysctl file where Debian looks for a package's own, the
+# flags in /etc/default (a conffile: an operator's edits survive upgrades).
+# Full RELRO for what ships (lintian's hardening-no-bindnow): the GOT is
+# read-only once the libraries are resolved at start.
+foreach(program stunringd stunring-bench stunring-passwd)
+  target_link_options(${program} PRIVATE "LINKER:-z,relro,-z,now")
+endforeach()
+install(TARGETS stunringd DESTINATION ${CMAKE_INSTALL_SBINDIR})
+install(TARGETS stunring-bench stunring-passwd DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(FILES ${PROJECT_SOURCE_DIR}/deploy/systemd/stunringd.service
+        DESTINATION lib/systemd/system)
+install(FILES ${PROJECT_SOURCE_DIR}/deploy/sysctl/90-stunring.conf DESTINATION lib/sysctl.d)
+install(FILES ${PROJECT_SOURCE_DIR}/deploy/default/stunringd DESTINATION /etc/default)
+
+set(debian ${PROJECT_SOURCE_DIR}/deploy/debian)
+configure_file(${debian}/changelog.in ${PROJECT_BINARY_DIR}/debian/changelog @ONLY)
+add_custom_command(
+  OUTPUT ${PROJECT_BINARY_DIR}/debian/changelog.gz
+  COMMAND gzip -9 -n -c ${PROJECT_BINARY_DIR}/debian/changelog >
+          ${PROJECT_BINARY_DIR}/debian/changelog.gz
+  DEPENDS ${PROJECT_BINARY_DIR}/debian/changelog
+  VERBATIM)
+add_custom_target(debian_changelog ALL DEPENDS ${PROJECT_BINARY_DIR}/debian/changelog.gz)
+install(FILES ${debian}/copyright ${PROJECT_BINARY_DIR}/debian/changelog.gz
+        DESTINATION ${CMAKE_INSTALL_DOCDIR})
+
+# ---------------------------------------------------------------- the .deb
+set(CPACK_GENERATOR DEB)
+set(CPACK_PACKAGE_NAME stunring)
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+set(CPACK_PACKAGE_CONTACT
+    "stunring maintainers <maintainers@users.noreply.r-seed-066c76d7.example>")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "STUN server with per-core io_uring workers")
+# The extended description (CPack puts the summary above it and indents).
+set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
+    "stunringd answers STUN (RFC 3489, 5389, 8489, 5780) over UDP, TCP and TLS,
+with one pinned worker per core receiving through io_uring (recvmmsg where
+io_uring is not available), short-term and long-term credentials, a
+reflection cap per client prefix and a hardened systemd unit.
+.
+The package also ships stunring-bench, a load generator that checks every
+answer, and stunring-passwd, which makes lines of the users file.")
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT) # stunring_VERSION_ARCH.deb
+set(CPACK_DEBIAN_PACKAGE_SECTION net)
+set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
+# Depends: what dpkg-shlibdeps finds the binaries link (liburing2, libssl3,
+# libjemalloc2, libc6), plus the postinst's adduser.
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
+set(CPACK_STRIP_FILES ON)
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
+    ${debian}/postinst ${debian}/prerm ${debian}/postrm ${debian}/conffiles)
+set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+set(CPACK_PACKAGE_DIRECTORY ${PROJECT_BINARY_DIR}/package)
+include(CPack)
+
+# The package installed with apt, run, and purged (tests/deploy/
+# test_package.py). Only for the build that ships: Release, no sanitizer.
+if(STUNRING_TESTS AND CMAKE_BUILD_TYPE STREQUAL "Release" AND NOT STUNRING_SANITIZED)
+  add_test(NAME package_deb
+           COMMAND Python3::Interpreter ${PROJECT_SOURCE_DIR}/tests/deploy/test_package.py
+                   --build-dir ${PROJECT_BINARY_DIR} --version ${PROJECT_VERSION})
+  # dpkg's lock is one per machine: nothing else installs meanwhile.
+  set_tests_properties(package_deb PROPERTIES LABELS "package;e2e" TIMEOUT 900 RUN_SERIAL TRUE)
+endif()
