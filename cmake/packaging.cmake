@@ -128,3 +128,12 @@ if(STUNRING_TESTS AND CMAKE_BUILD_TYPE STREQUAL "Release" AND NOT STUNRING_SANIT
   # dpkg's lock is one per machine: nothing else installs meanwhile.
   set_tests_properties(package_deb PROPERTIES LABELS "package;e2e" TIMEOUT 900 RUN_SERIAL TRUE)
 endif()
+
+if(STUNRING_TESTS)
+  # deploy/kubernetes/: yamllint, the API's schemas (npm kubernetes-models,
+  # installed into the build tree on first use), what the issue asks.
+  add_test(NAME kubernetes_manifests
+           COMMAND Python3::Interpreter ${PROJECT_SOURCE_DIR}/tests/deploy/check_kubernetes.py
+                   ${PROJECT_SOURCE_DIR}/deploy/kubernetes ${PROJECT_BINARY_DIR}/deploy-npm)
+  set_tests_properties(kubernetes_manifests PROPERTIES LABELS deploy TIMEOUT 400)
+endif()
