@@ -137,3 +137,13 @@ if(STUNRING_TESTS)
                    ${PROJECT_SOURCE_DIR}/deploy/kubernetes ${PROJECT_BINARY_DIR}/deploy-npm)
   set_tests_properties(kubernetes_manifests PROPERTIES LABELS deploy TIMEOUT 400)
 endif()
+
+# The container image built with podman (runc) and run with host
+# networking (tests/deploy/test_container.py): the build that ships only.
+if(STUNRING_TESTS AND CMAKE_BUILD_TYPE STREQUAL "Release" AND NOT STUNRING_SANITIZED)
+  add_test(NAME container_image
+           COMMAND Python3::Interpreter ${PROJECT_SOURCE_DIR}/tests/deploy/test_container.py
+                   --source ${PROJECT_SOURCE_DIR} --version ${PROJECT_VERSION})
+  set_tests_properties(container_image PROPERTIES LABELS "container;e2e" TIMEOUT 1800
+                                                  RUN_SERIAL TRUE)
+endif()
