@@ -440,7 +440,7 @@ int secret_table_insert(struct secret_table *t, const char *user, size_t user_le
     slot_publish(t, i, name_meta(&n, hash) | ((uint64_t)mf_len << 16), expiry_ms, &body);
     OPENSSL_cleanse(&body, sizeof(body));
     if (!replace) {
-        t->count++;
+        __atomic_store_n(&t->count, t->count + 1, __ATOMIC_RELAXED); /* any thread reads it */
         t->shard_live[shard]++;
     }
     return 0;
@@ -492,7 +492,7 @@ static unsigned reclaim_slot(struct secret_table *t, size_t g, uint64_t now_ms)
     }
     slot_publish(t, g, next, 0, NULL); /* zeroes the body: the key is wiped */
     t->tombs += next == SLOT_TOMB;
-    t->count--;
+    __atomic_store_n(&t->count, t->count - 1, __ATOMIC_RELAXED);
     t->shard_live[g / shard_slots]--;
     return 1;
 }
@@ -509,7 +509,10 @@ unsigned secret_table_reclaim(struct secret_table *t, uint64_t now_ms)
     return removed;
 }
 
-unsigned secret_table_count(const struct secret_table *t) { return t->count; }
+unsigned secret_table_count(const struct secret_table *t)
+{
+    return __atomic_load_n(&t->count, __ATOMIC_RELAXED);
+}
 
 unsigned secret_table_tombstones(const struct secret_table *t) { return t->tombs; }
 

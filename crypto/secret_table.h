@@ -4,8 +4,8 @@
  * a lock (DESIGN.md, "The shared-secret table").
  *
  * Threads. Exactly one writer thread (the front thread, DESIGN.md
- * "Threads") calls secret_table_insert(), secret_table_reclaim() and
- * secret_table_count(). Any number of reader threads (the workers) call
+ * "Threads") calls secret_table_insert() and secret_table_reclaim(). Any
+ * thread may call secret_table_count(). Any number of reader threads (the workers) call
  * secret_table_lookup() at the same time. A reader takes no lock and never
  * waits for the writer: it retries a bounded number of times when it read
  * a slot while the writer was rewriting it, then gives up (-EAGAIN).
@@ -116,7 +116,9 @@ int secret_table_insert(struct secret_table *t, const char *user, size_t user_le
  */
 unsigned secret_table_reclaim(struct secret_table *t, uint64_t now_ms);
 
-/* Writer thread only. Entries occupying a slot: live, and expired but unreclaimed. */
+/* Entries occupying a slot: live, and expired but unreclaimed. Any thread:
+ * the writer stores the count with relaxed stores (it is its only writer),
+ * so another thread reads a value at most a few inserts old, never torn. */
 unsigned secret_table_count(const struct secret_table *t);
 
 /*

@@ -34,7 +34,11 @@ static const char *const event_names[IO_EVENT_COUNT] = {
     [IO_TLS_REFUSED_CLIENT] = "tls_refused_client",
     [IO_TLS_REFUSED_HANDSHAKE_RATE] = "tls_refused_handshake_rate",
     [IO_DROP_RATE_LIMITED] = "drop_rate_limited",
+    [IO_TCP_MESSAGES] = "tcp_messages",
+    [IO_TLS_MESSAGES] = "tls_messages",
 };
+
+const char *counters_event_name(enum io_event e) { return event_names[e]; }
 
 static uint64_t load(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 

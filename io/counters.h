@@ -46,6 +46,11 @@ enum io_event {
     IO_TLS_REFUSED_CLIENT, /* TLS connections over --stream-max-per-client */
     IO_TLS_REFUSED_HANDSHAKE_RATE, /* TLS connections over --tls-handshake-rate */
     IO_DROP_RATE_LIMITED,          /* UDP answers not sent: the reflection cap (--rate-limit) */
+    /* Stream messages received, by transport (the metrics' requests by
+     * transport; UDP's are rx): each whole or over-long message, and the
+     * bytes that end a connection as not STUN. */
+    IO_TCP_MESSAGES,
+    IO_TLS_MESSAGES,
     IO_EVENT_COUNT
 };
 
@@ -86,6 +91,9 @@ static inline void counters_code(struct io_counters *c, unsigned code)
     if (code - COUNTERS_CODE_MIN < COUNTERS_CODE_SLOTS)
         counter_bump(&c->code[code - COUNTERS_CODE_MIN]);
 }
+
+/* The SIGUSR1 name of an event ("rx", ...). */
+const char *counters_event_name(enum io_event e);
 
 /* Adds src into sum, reading src as another thread may be writing it. */
 void counters_add(struct io_counters *sum, const struct io_counters *src);

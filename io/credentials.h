@@ -102,7 +102,8 @@ enum stun_cred_result credentials_lookup(const void *ctx, const uint8_t *user, s
  */
 void credentials_reclaim(struct credentials *c, uint64_t now_ms);
 
-/* Front thread: credentials in the table now (live and expired, unreclaimed). */
+/* Any thread (the metrics endpoint): credentials in the table now (live and
+ * expired, unreclaimed); a relaxed read, as secret_table_count(). */
 unsigned credentials_count(const struct credentials *c);
 
 /*

@@ -19,6 +19,7 @@
 #include "io/heap.h"
 #include "io/log.h"
 #include "io/longterm.h"
+#include "io/metrics.h"
 #include "io/notify.h"
 #include "io/ratelimit.h"
 #include "io/sockets.h"
@@ -68,6 +69,7 @@ struct server {
     struct io_counters tcp_final; /* the front thread's counters once it stopped */
     SSL_CTX *tls_ctx;             /* loaded at start-up, handed to the front thread */
     struct io_counters main;      /* the main thread's own: reload failures */
+    struct metrics *metrics;      /* --metrics; NULL: off */
 };
 
 /* Endpoint ep of family f: A1 or A2, P1 or P2 (core/handler.h). */
@@ -507,9 +509,21 @@ static void print_counters(struct server *srv, const char *when)
         fprintf(out, "stats heap_mallocs %llu\n", (unsigned long long)mallocs);
 }
 
+/* --metrics, once every worker is armed: 0 or -errno (logged). */
+static int start_metrics(struct server *srv)
+{
+    const struct server_config *cfg = srv->shared.cfg;
+    if (cfg->metrics_addr.ss_family == AF_UNSPEC)
+        return 0;
+    struct metrics_sources src = {&srv->shared, srv->workers, srv->n_started, srv->tcp, &srv->main};
+    return metrics_start(&cfg->metrics_addr, cfg->metrics_per_worker, &src, &srv->metrics);
+}
+
 /* Sets stop, wakes every thread, joins them; in-flight sends finish first. */
 static void stop_all(struct server *srv)
 {
+    metrics_stop(srv->metrics); /* first: it reads the others' counters */
+    srv->metrics = NULL;
     __atomic_store_n(&srv->shared.stop, 1, __ATOMIC_RELEASE);
     uint64_t one = 1;
     for (unsigned i = 0; i < srv->n_started; i++)
@@ -721,6 +735,8 @@ int server_run(const struct server_config *cfg)
         return 1;
     }
     int err = start(&srv, backend);
+    if (err == 0)
+        err = start_metrics(&srv);
     if (err == 0 && cfg->user.set && privileges_become(&cfg->user) != 0)
         err = -EPERM; /* said; every thread stops */
     if (err == 0) {

@@ -98,6 +98,11 @@ struct server_config {
     /* --user: who the process becomes once every socket is bound and
      * every file read, before it says ready (io/privileges.h). */
     struct privileges_user user;
+    /* --metrics: the Prometheus and health endpoint (io/metrics.h), off
+     * while metrics_addr.ss_family is AF_UNSPEC; --metrics-per-worker adds
+     * a worker label to each worker's datagrams received and answers sent. */
+    struct sockaddr_storage metrics_addr;
+    bool metrics_per_worker;
 };
 
 /* What every thread reads, built once at start-up, then immutable. */
@@ -110,6 +115,7 @@ struct server_shared {
     struct credentials *creds; /* Shared Secret credentials; written by the front thread */
     struct longterm *longterm; /* --users and the nonce key; replaced on SIGHUP */
     int stop;                  /* set (release) to stop every thread */
+    int draining;              /* set (release) while draining: /healthz says 503 (none yet) */
 };
 
 /*

@@ -425,6 +425,9 @@ static void answer_too_long(struct tcp_front *f, struct conn *c, const uint8_t *
 /* One framing verdict acted on; false: the stream is out of step. */
 static bool act_on(struct tcp_front *f, struct conn *c, const uint8_t *p, struct stun_frame v)
 {
+    if (v.kind == STUN_FRAME_MESSAGE || v.kind == STUN_FRAME_TOO_LONG ||
+        v.kind == STUN_FRAME_GARBAGE)
+        counters_event(&f->counters, c->ssl != NULL ? IO_TLS_MESSAGES : IO_TCP_MESSAGES);
     if (v.kind == STUN_FRAME_GARBAGE) {
         counters_status(&f->counters, v.why);
         return false;

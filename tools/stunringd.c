@@ -19,6 +19,7 @@
 #include "io/cli.h"
 #include "io/host_check.h"
 #include "io/log.h"
+#include "io/metrics.h"
 #include "io/ratelimit.h"
 #include "io/server.h"
 #include "io/sockets.h"
@@ -228,6 +229,12 @@ static void print_help(void)
            "                       (at least 16); more mints get 500, counted\n"
            "                       reject_mint_share (default: %u)\n",
            d.cfg.mint_share);
+    printf("  --metrics ADDR:PORT  serve Prometheus GET /metrics and GET /healthz over\n"
+           "                       HTTP there, e.g. 127.0.0.1:9100 or [::1]:9100\n"
+           "                       (default: off)\n");
+    printf("  --metrics-per-worker also each worker's datagrams received and answers sent,\n"
+           "                       with a worker label; needs --metrics (default: off)\n");
+    printf("  --print-metrics-map  print the metric each SIGUSR1 counter is and exit\n");
     printf("  --log-level LEVEL    error, warn, info or debug (default: %s)\n",
            log_level_name(d.log_level));
     printf("  --log-format FORMAT  text or json: one JSON object a line, with time, level,\n"
@@ -289,6 +296,9 @@ enum flag {
     F_RATE_BURST,
     F_RATE_TABLE,
     F_MINT_SHARE,
+    F_METRICS,
+    F_METRICS_PER_WORKER,
+    F_PRINT_METRICS_MAP,
     F_LOG_LEVEL,
     F_LOG_FORMAT,
     F_USER,
@@ -338,6 +348,9 @@ static const struct option flags[] = {
     {"rate-burst", required_argument, NULL, F_RATE_BURST},
     {"rate-table", required_argument, NULL, F_RATE_TABLE},
     {"mint-share", required_argument, NULL, F_MINT_SHARE},
+    {"metrics", required_argument, NULL, F_METRICS},
+    {"metrics-per-worker", no_argument, NULL, F_METRICS_PER_WORKER},
+    {"print-metrics-map", no_argument, NULL, F_PRINT_METRICS_MAP},
     {"log-level", required_argument, NULL, F_LOG_LEVEL},
     {"log-format", required_argument, NULL, F_LOG_FORMAT},
     {"user", required_argument, NULL, F_USER},
@@ -376,6 +389,27 @@ static enum stun_auth_mode parse_auth(const char *text)
     if (strcmp(text, "required") == 0)
         return STUN_AUTH_REQUIRED;
     cli_usage_error("--auth: want none, optional or required, got '%s'", text);
+}
+
+/* --metrics ADDR:PORT: an IPv4 literal, or an IPv6 one in brackets. */
+static void parse_metrics(struct options *o, const char *text)
+{
+    char ip[ADDR_TEXT_MAX];
+    const char *colon = strrchr(text, ':');
+    const char *ip_start = text[0] == '[' ? text + 1 : text;
+    const char *ip_end = text[0] == '[' ? strchr(text, ']') : colon;
+    size_t ip_len = ip_end != NULL ? (size_t)(ip_end - ip_start) : 0;
+    bool shaped = colon != NULL && ip_end != NULL && ip_len > 0 && ip_len < sizeof(ip) &&
+                  (text[0] == '[' ? ip_end + 1 == colon : strchr(text, ':') == colon);
+    if (shaped) {
+        memcpy(ip, ip_start, ip_len);
+        ip[ip_len] = '\0';
+    }
+    int family = text[0] == '[' ? AF_INET6 : AF_INET;
+    if (!shaped || addr_parse_ip(ip, 0, &o->cfg.metrics_addr) != 0 ||
+        o->cfg.metrics_addr.ss_family != family)
+        cli_usage_error("--metrics: want IPv4:PORT or [IPv6]:PORT, got '%s'", text);
+    addr_set_port(&o->cfg.metrics_addr, (uint16_t)cli_number("--metrics", colon + 1, 1, 65535));
 }
 
 static void add_address(const char *flag, const char **list, unsigned *n, const char *text)
@@ -567,6 +601,15 @@ static void apply_flag(struct options *o, int flag, const char *arg)
     case F_MINT_SHARE:
         c->mint_share = (unsigned)cli_number("--mint-share", arg, 1, 100);
         break;
+    case F_METRICS:
+        parse_metrics(o, arg);
+        break;
+    case F_METRICS_PER_WORKER:
+        c->metrics_per_worker = true;
+        break;
+    case F_PRINT_METRICS_MAP:
+        metrics_print_map(stdout);
+        exit(0);
     case F_LOG_LEVEL: {
         int level = log_level_parse(arg);
         if (level < 0)
@@ -666,6 +709,8 @@ static void check_combinations(const struct options *o)
                         c->realm ? "--users" : "--realm");
     if (c->users_file != NULL && c->auth == STUN_AUTH_NONE)
         cli_usage_error("--users: needs --auth optional or required");
+    if (c->metrics_per_worker && c->metrics_addr.ss_family == AF_UNSPEC)
+        cli_usage_error("--metrics-per-worker: needs --metrics too");
     /* Only an authenticated request may name RESPONSE-ADDRESS. */
     if (c->response_address && c->auth == STUN_AUTH_NONE)
         cli_usage_error("--response-address: needs --auth optional or required (with --auth "
@@ -742,6 +787,9 @@ static void print_config(const struct options *o)
     print_peer_rules(c);
     printf("rate-limit %u\nrate-burst %u\nrate-table %u\nmint-share %u\n", c->rate_limit,
            c->rate_burst, c->rate_table, c->mint_share);
+    printf("metrics %s\n",
+           c->metrics_addr.ss_family == AF_UNSPEC ? "(off)" : addr_format(&c->metrics_addr, text));
+    printf("metrics-per-worker %s\n", c->metrics_per_worker ? "on" : "off");
     printf("log-level %s\n", log_level_name(log_threshold));
     printf("log-format %s\n", log_format_name(log_format));
     if (c->user.set)
