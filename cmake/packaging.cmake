@@ -134,7 +134,8 @@ if(STUNRING_TESTS)
   # installed into the build tree on first use), what the issue asks.
   add_test(NAME kubernetes_manifests
            COMMAND Python3::Interpreter ${PROJECT_SOURCE_DIR}/tests/deploy/check_kubernetes.py
-                   ${PROJECT_SOURCE_DIR}/deploy/kubernetes ${PROJECT_BINARY_DIR}/deploy-npm)
+                   ${PROJECT_SOURCE_DIR}/deploy/kubernetes ${PROJECT_BINARY_DIR}/deploy-npm
+                   $<TARGET_FILE:stunringd>)
   set_tests_properties(kubernetes_manifests PROPERTIES LABELS deploy TIMEOUT 400)
 endif()
 

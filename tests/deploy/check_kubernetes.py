@@ -6,7 +6,10 @@ what the issue asks: hostNetwork, readiness on /healthz, a preStop drain
 with SIGUSR2, requests, the scrape annotations, a PodDisruptionBudget
 selecting its pods, the ConfigMap and Secret it names.
 
-usage: check_kubernetes.py MANIFEST_DIR NPM_CACHE_DIR
+usage: check_kubernetes.py MANIFEST_DIR NPM_CACHE_DIR STUNRINGD
+
+Every flag of the ConfigMap's STUNRINGD_FLAGS must be a flag of
+STUNRINGD --help, and --metrics must be there (the probes need it).
 
 The schema check is proven able to fail: a copy with a port that is not an
 integer must be refused.
@@ -16,6 +19,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -108,6 +112,19 @@ def semantics(objects):
     return problems
 
 
+def flags_known(objects, stunringd):
+    """The ConfigMap's flags against stunringd --help."""
+    done = subprocess.run([stunringd, "--help"], capture_output=True, text=True, timeout=30)
+    known = set(re.findall(r"^  (--[a-z0-9-]+)", done.stdout, re.M))
+    maps = [o for o in objects if o["kind"] == "ConfigMap"]
+    given = re.findall(r"--[a-z0-9-]+", maps[0]["data"]["STUNRINGD_FLAGS"]) if maps else []
+    problems = [f"ConfigMap: {f} is not a flag of stunringd --help" for f in given
+                if f not in known]
+    if "--metrics" not in given:
+        problems.append("ConfigMap: no --metrics, which /healthz and /metrics need")
+    return problems
+
+
 def main():
     manifest_dir, cache = sys.argv[1], os.path.abspath(sys.argv[2])
     failures = []
@@ -130,6 +147,7 @@ def main():
     if code == 0 or "INVALID" not in out:
         failures.append(f"kubernetes-models accepted a port that is not an integer: {out}")
     failures += semantics(objects)
+    failures += flags_known(objects, sys.argv[3])
     for f in failures:
         print("FAIL " + f)
     print(f"kubernetes: {len(objects)} objects" + (", ok" if not failures else ""))
