@@ -20,6 +20,7 @@
 #include "io/log.h"
 #include "io/longterm.h"
 #include "io/metrics.h"
+#include "io/notify.h"
 #include "io/ratelimit.h"
 #include "io/sockets.h"
 #include "io/steer.h"
@@ -814,7 +815,9 @@ int server_run(const struct server_config *cfg)
     if (err == 0) {
         log_startup(&srv, backend);
         log_ready(&srv, backend);
+        notify_send("READY=1"); /* Type=notify: every worker is armed */
         signal_loop(&srv, &set);
+        notify_send("STOPPING=1");
     }
     stop_all(&srv);
     if (err == 0)

@@ -17,6 +17,7 @@
 #include "crypto/secret_table.h"
 #include "io/addr.h"
 #include "io/cli.h"
+#include "io/host_check.h"
 #include "io/log.h"
 #include "io/metrics.h"
 #include "io/ratelimit.h"
@@ -945,5 +946,6 @@ int main(int argc, char **argv)
                 strerror(-prepared));
         return CLI_EXIT_RUNTIME;
     }
+    host_check(&o.cfg); /* kernel settings below what the flags ask for */
     return server_run(&o.cfg);
 }
