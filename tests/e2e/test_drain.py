@@ -131,8 +131,9 @@ class Drain:
         a = b = None
         try:
             both = ("127.0.0.1", "::1")
+            self.mport = sl.free_ports([], ["127.0.0.1"], count=1)[0]
             b = sl.Server(self.args.stunringd, self.args.backend, listen=both, alt=(),
-                          name="B").start()
+                          name="B", extra=["--metrics", f"127.0.0.1:{self.mport}"]).start()
             alt = b.primary
             self.alt6 = b.ep("A1P1", socket.AF_INET6)
             a = sl.Server(self.args.stunringd, self.args.backend, listen=both, alt=(), name="A",
@@ -289,15 +290,26 @@ class Drain:
             self.c.eq("A over TCP after drain: success", m.type if m else None,
                       sl.BINDING_SUCCESS)
 
+    def healthz(self):
+        """The status of B's GET /healthz (--metrics)."""
+        with socket.create_connection(("127.0.0.1", self.mport), timeout=5.0) as s:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            s.settimeout(5.0)
+            head = s.recv(4096).split(b"\r\n", 1)[0].split()
+        return int(head[1]) if len(head) > 1 else None
+
     def no_alternate(self):
         b = self.b
+        self.c.eq("B: /healthz 200 before the drain", self.healthz(), 200)
         self.c.check("B: SIGUSR2 logs drain on", toggle(b, "drain on:"), b.log()[-500:])
+        self.c.eq("B draining: /healthz 503 (a load balancer takes it out)", self.healthz(), 503)
         self.c.check("B: the line says there is no alternate",
                      "ALTERNATE-SERVER none (IPv4), none (IPv6)" in b.log(), b.log()[-500:])
         msg, tid = sl.build()
         m, src = udp_ask(b.primary, msg, tid)
         self.check_success("B draining with no alternate: UDP", m, src, b.primary)
         self.c.check("B: SIGUSR2 logs drain off", toggle(b, "drain off"), b.log()[-500:])
+        self.c.eq("B: /healthz 200 again after the drain", self.healthz(), 200)
 
     def shedding(self):
         c = self.c
