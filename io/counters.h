@@ -40,7 +40,7 @@ enum io_event {
     IO_TLS_RELOAD_FAILURES,        /* SIGHUPs whose certificate or key failed to load */
     IO_USERS_RELOAD_FAILURES,      /* SIGHUPs whose --users file failed to load */
     IO_SECRET_KEY_RELOAD_FAILURES, /* SIGHUPs whose --secret-key failed to load */
-    /* Streams (io/tcp.c). */
+    /* Streams (io/front/tcp.c). */
     IO_STREAM_TOO_LONG,    /* messages over 2,048 bytes: discarded, a request answered 400 */
     IO_TCP_REFUSED_CLIENT, /* TCP connections over --stream-max-per-client */
     IO_TLS_REFUSED_CLIENT, /* TLS connections over --stream-max-per-client */

@@ -17,7 +17,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "io/cli.h"
+#include "io/main/cli.h"
 #include "io/users.h"
 
 static void print_help(void)

@@ -16,13 +16,13 @@
 
 #include "crypto/secret_table.h"
 #include "io/addr.h"
-#include "io/cli.h"
-#include "io/host_check.h"
 #include "io/log.h"
-#include "io/metrics.h"
+#include "io/main/cli.h"
+#include "io/main/host_check.h"
+#include "io/main/metrics.h"
+#include "io/main/server.h"
 #include "io/ratelimit.h"
-#include "io/server.h"
-#include "io/sockets.h"
+#include "io/udp/sockets.h"
 
 #ifndef STUNRING_VERSION
 #define STUNRING_VERSION "0.0.0"

@@ -25,7 +25,7 @@
 #include "bench/loadgen/mint.h"
 #include "core/wire.h"
 #include "io/addr.h"
-#include "io/tls.h"
+#include "io/front/tls.h"
 
 enum {
     TX_BATCH = 64,         /* requests per sendmmsg */

@@ -22,7 +22,7 @@
 #include "core/wire.h"
 #include "core/writer.h"
 #include "io/addr.h"
-#include "io/tls.h"
+#include "io/front/tls.h"
 
 enum {
     ANSWER_MAX = 2048, /* a Shared Secret answer is about 100 bytes */

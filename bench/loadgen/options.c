@@ -16,7 +16,7 @@
 
 #include "crypto/digest.h"
 #include "io/addr.h"
-#include "io/cli.h"
+#include "io/main/cli.h"
 
 #ifndef STUNRING_VERSION
 #define STUNRING_VERSION "0.0.0"

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Start-up warnings about host limits below what the flags ask for
-(issue 11, part 5; io/host_check.c).
+(issue 11, part 5; io/main/host_check.c).
 
 - An open files limit (RLIMIT_NOFILE, LimitNOFILE= in the unit) below
   --tcp-max-conns and the sockets: one warning naming the limit and the

@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stunlib as sl  # noqa: E402
 
 WAIT = 3.0  # seconds to wait for one answer or one handshake
-BOUND = 2048  # the longest stream message answered whole (io/tcp.c TCP_MAX_MESSAGE)
+BOUND = 2048  # the longest stream message answered whole (io/front/tcp.c TCP_MAX_MESSAGE)
 OPTIONAL_ATTR = 0x8FF0  # comprehension-optional, unknown: ignored by the server
 PER_CLIENT = 4  # --stream-max-per-client of the caps server
 EXTRA = 4  # connections a capped client tries past its cap

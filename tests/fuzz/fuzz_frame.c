@@ -1,5 +1,5 @@
 /*
- * Stream framing fuzzer (core/frame.c), driven the way io/tcp.c drives
+ * Stream framing fuzzer (core/frame.c), driven the way io/front/tcp.c drives
  * it: an input buffer of twice the longest message, filled by reads of
  * some size, framed, consumed from the front. Input: byte 0 picks the
  * longest message, byte 1 the read sizes, the rest is what a client sends.
@@ -7,7 +7,7 @@
  * Checks: every verdict stays inside the bytes it was given; a full buffer
  * always makes progress (a client cannot stall its connection with a
  * header); a framed message is one the parser does not call "not STUN" or
- * "wrong length" (io/tcp.c would close the connection for that); an
+ * "wrong length" (io/front/tcp.c would close the connection for that); an
  * over-long request's answer parses as a 400; and what is framed does not
  * depend on how the stream was cut into reads (whole buffers against a
  * pseudo-random cut).
@@ -31,8 +31,8 @@ void fuzz_fail(const char *file, int line, const char *what)
 enum {
     MAX_INPUT = 1 << 16,    /* bytes of stream looked at */
     MAX_EVENTS = MAX_INPUT, /* at most one event per byte: each consumes >= 1, or ends */
-    LONGEST = 2048,         /* io/tcp.c's TCP_MAX_MESSAGE */
-    BUF_CAP = 2 * LONGEST,  /* io/tcp.c's TCP_IN_SIZE, for the largest max_len */
+    LONGEST = 2048,         /* io/front/tcp.c's TCP_MAX_MESSAGE */
+    BUF_CAP = 2 * LONGEST,  /* io/front/tcp.c's TCP_IN_SIZE, for the largest max_len */
 };
 
 /* What a framing pass saw, at which offset of the stream. */
@@ -119,7 +119,7 @@ static size_t read_size(uint32_t *state)
     return 1 + (*state >> 16) % 64;
 }
 
-/* Frames data as io/tcp.c does; seed 0: reads as large as the buffer. */
+/* Frames data as io/front/tcp.c does; seed 0: reads as large as the buffer. */
 static void run(struct pass *ps, const uint8_t *data, size_t n, size_t max_len, uint32_t seed)
 {
     static uint8_t buf[BUF_CAP];
@@ -155,7 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2)
         return 0;
-    /* Mostly small limits, so over-long messages are common; 255: io/tcp.c's. */
+    /* Mostly small limits, so over-long messages are common; 255: io/front/tcp.c's. */
     size_t max_len = data[0] == 255 ? LONGEST : STUN_HEADER_LEN + (size_t)(data[0] % 64) * 8;
     uint32_t seed = data[1] | 1u;
     const uint8_t *stream = data + 2;

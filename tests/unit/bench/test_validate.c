@@ -214,7 +214,7 @@ static bool try_exchange(struct exchange *x, enum bench_kind kind, uint64_t now)
         .source = tls                       ? &ep.self_tls
                   : x->via == BENCH_VIA_TCP ? &ep.self_tcp
                                             : &ep.self_udp,
-        .local = tls ? &ep.server_tls : &four.addr[STUN_EP_A1P1], /* as io/tcp.c says */
+        .local = tls ? &ep.server_tls : &four.addr[STUN_EP_A1P1], /* as io/front/tcp.c says */
         .arrived = STUN_EP_A1P1,
         .eps = &four,
         .stream = x->via != BENCH_VIA_UDP,

@@ -1,8 +1,8 @@
-/* Open stream connections per client prefix (io/conn_counts.c). */
+/* Open stream connections per client prefix (io/front/conn_counts.c). */
 #include <criterion/criterion.h>
 #include <errno.h>
 
-#include "io/conn_counts.h"
+#include "io/front/conn_counts.h"
 
 static struct stun_addr v4(uint8_t a, uint8_t b)
 {

@@ -1,5 +1,5 @@
 /*
- * Start-up warnings about kernel settings (io/host_check.c): what the flags
+ * Start-up warnings about kernel settings (io/main/host_check.c): what the flags
  * need (UDP buffer bytes over every socket, descriptors for the connection
  * caps), and one warning for each limit below its need, none at or above
  * it, none for a limit that could not be read.
@@ -7,7 +7,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "io/host_check.h"
+#include "io/main/host_check.h"
 
 static struct server_config config(unsigned workers, bool alternate, bool two_families)
 {

@@ -12,9 +12,9 @@
 
 #include "core/status.h"
 #include "io/counters.h"
-#include "io/metrics.h"
-#include "io/server.h"
-#include "io/worker.h"
+#include "io/main/metrics.h"
+#include "io/main/server.h"
+#include "io/udp/worker.h"
 
 enum { TEXT_MAX = 1 << 17, WORKERS = 3 };
 

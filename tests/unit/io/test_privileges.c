@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "io/privileges.h"
+#include "io/main/privileges.h"
 
 static struct privileges_user u;
 static char err[512];

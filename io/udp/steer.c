@@ -1,5 +1,5 @@
 /* --steer: classic BPF programs that pick a worker's socket per datagram. */
-#include "io/steer.h"
+#include "io/udp/steer.h"
 
 #include <errno.h>
 #include <linux/filter.h>

@@ -1,8 +1,8 @@
 /*
  * The server: configuration, start-up, the run loop of the main thread.
  *
- * Threads: N workers (io/worker.h) answer UDP, one front thread
- * (io/tcp.h) answers STUN over TCP, and the main thread waits for
+ * Threads: N workers (io/udp/worker.h) answer UDP, one front thread
+ * (io/front/tcp.h) answers STUN over TCP, and the main thread waits for
  * signals: SIGTERM/SIGINT stop, SIGUSR1 prints the counters, SIGHUP
  * reloads, SIGUSR2 toggles drain (300 Try Alternate, core/handler.h).
  */
@@ -15,8 +15,8 @@
 #include <sys/socket.h>
 
 #include "core/handler.h"
-#include "io/privileges.h"
-#include "io/steer.h"
+#include "io/main/privileges.h"
+#include "io/udp/steer.h"
 
 struct credentials;
 struct longterm;
@@ -81,7 +81,7 @@ struct server_config {
     /* Given on the command line, not defaulted: a start-up warning when the
      * backend in use ignores them. */
     bool batch_given, ring_entries_given;
-    /* Streams, per client (io/tcp.c): open TCP and, apart, open TLS
+    /* Streams, per client (io/front/tcp.c): open TCP and, apart, open TLS
      * connections at most (0: no cap); TLS handshakes begun a second, in
      * bursts of as many (0: no limit). */
     unsigned stream_max_per_client;
@@ -93,20 +93,20 @@ struct server_config {
     /* The reflection cap: answers a second (0: off) and burst one client
      * prefix may be sent over UDP for unauthenticated requests, for the
      * whole server: each of the workers enforces its 1/workers share
-     * (io/worker.c), or all of it under --steer source. rate_table:
+     * (io/udp/worker.c), or all of it under --steer source. rate_table:
      * prefixes each worker's table tracks. */
     unsigned rate_limit, rate_burst, rate_table;
     /* The share of max_credentials one client prefix may hold, percent. */
     unsigned mint_share;
     /* --user: who the process becomes once every socket is bound and
-     * every file read, before it says ready (io/privileges.h). */
+     * every file read, before it says ready (io/main/privileges.h). */
     struct privileges_user user;
-    /* --metrics: the Prometheus and health endpoint (io/metrics.h), off
+    /* --metrics: the Prometheus and health endpoint (io/main/metrics.h), off
      * while metrics_addr.ss_family is AF_UNSPEC; --metrics-per-worker adds
      * a worker label to each worker's datagrams received and answers sent. */
     struct sockaddr_storage metrics_addr;
     bool metrics_per_worker;
-    /* --steer: which worker a datagram goes to (io/steer.h); with source in
+    /* --steer: which worker a datagram goes to (io/udp/steer.h); with source in
      * effect each worker enforces the whole reflection cap, not 1/workers. */
     enum steer_mode steer;
     /* Drain and shedding (RFC 8489 §10): where a 300 Try Alternate sends
@@ -146,7 +146,7 @@ void server_block_signals(sigset_t *set);
  * Binds everything, starts the threads, serves until SIGTERM/SIGINT, then
  * drains and prints the counters. Returns the process exit code (already
  * logged, nothing left open): 0 after a clean stop, 2 when a file a flag
- * names fails to load, 1 for any other failure (io/cli.h).
+ * names fails to load, 1 for any other failure (io/main/cli.h).
  */
 int server_run(const struct server_config *cfg);
 

@@ -1,5 +1,5 @@
 /* What both backends share: handling one datagram and routing its answer. */
-#include "io/worker.h"
+#include "io/udp/worker.h"
 
 #include <string.h>
 

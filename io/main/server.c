@@ -1,5 +1,5 @@
 /* Start-up, the main thread's signal loop, and an orderly stop. */
-#include "io/server.h"
+#include "io/main/server.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -13,20 +13,20 @@
 
 #include "crypto/secret_table.h"
 #include "io/addr.h"
-#include "io/cli.h"
 #include "io/clock.h"
 #include "io/credentials.h"
-#include "io/heap.h"
+#include "io/front/tcp.h"
+#include "io/front/tls.h"
 #include "io/log.h"
 #include "io/longterm.h"
-#include "io/metrics.h"
-#include "io/notify.h"
+#include "io/main/cli.h"
+#include "io/main/heap.h"
+#include "io/main/metrics.h"
+#include "io/main/notify.h"
 #include "io/ratelimit.h"
-#include "io/sockets.h"
-#include "io/steer.h"
-#include "io/tcp.h"
-#include "io/tls.h"
-#include "io/worker.h"
+#include "io/udp/sockets.h"
+#include "io/udp/steer.h"
+#include "io/udp/worker.h"
 
 const char *io_backend_name(enum io_backend b)
 {

@@ -1,6 +1,6 @@
 /*
  * Open stream connections per client, per kind (TCP, TLS): what the front
- * thread (io/tcp.c) needs for --stream-max-per-client. A client is the
+ * thread (io/front/tcp.c) needs for --stream-max-per-client. A client is the
  * prefix of its address (core/attr.h stun_addr_prefix); the caller passes
  * the prefix.
  *
@@ -19,7 +19,7 @@
 
 #include "core/attr.h"
 
-enum { CONN_KINDS = 2 }; /* io/tcp.c's TCP and TLS */
+enum { CONN_KINDS = 2 }; /* io/front/tcp.c's TCP and TLS */
 
 struct conn_counts;
 

@@ -1,4 +1,4 @@
-#include "io/cli.h"
+#include "io/main/cli.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -1,4 +1,4 @@
-#include "io/heap.h"
+#include "io/main/heap.h"
 
 #include <stddef.h>
 

@@ -1,4 +1,4 @@
-#include "io/notify.h"
+#include "io/main/notify.h"
 
 #include <errno.h>
 #include <stdbool.h>

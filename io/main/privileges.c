@@ -1,5 +1,5 @@
-/* --user: who the process becomes once start-up succeeded (io/privileges.h). */
-#include "io/privileges.h"
+/* --user: who the process becomes once start-up succeeded (io/main/privileges.h). */
+#include "io/main/privileges.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -3,7 +3,7 @@
  *
  * A classic BPF program (SO_ATTACH_REUSEPORT_CBPF) on each group returns
  * the index of a socket in the group; socket i of every group is worker
- * i's (io/server.c opens them in worker order). An index past the group,
+ * i's (io/main/server.c opens them in worker order). An index past the group,
  * or no program, leaves the choice to the kernel's hash of the 4-tuple.
  *
  *   cpu:    the worker pinned to the CPU that received the datagram (no

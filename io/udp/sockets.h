@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 
-#include "io/server.h"
+#include "io/main/server.h"
 
 /*
  * A non-blocking UDP socket bound to addr, with SO_REUSEPORT when asked,

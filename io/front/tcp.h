@@ -17,7 +17,7 @@
 #include <stdbool.h>
 
 #include "io/counters.h"
-#include "io/server.h"
+#include "io/main/server.h"
 
 struct tcp_front;
 

@@ -1,5 +1,5 @@
 /* UDP sockets: one SO_REUSEPORT group per local address:port. */
-#include "io/sockets.h"
+#include "io/udp/sockets.h"
 
 #include <errno.h>
 #include <netinet/in.h>

@@ -17,7 +17,7 @@
 
 #include "io/addr.h"
 #include "io/log.h"
-#include "io/worker.h"
+#include "io/udp/worker.h"
 
 enum {
     BGID = 1,

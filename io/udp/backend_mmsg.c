@@ -13,7 +13,7 @@
 
 #include "io/addr.h"
 #include "io/log.h"
-#include "io/worker.h"
+#include "io/udp/worker.h"
 
 /* Room for IPV6_PKTINFO (40 bytes) and SO_RXQ_OVFL (24), with a margin. */
 enum { CMSG_ROOM = 128 };

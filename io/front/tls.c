@@ -1,5 +1,5 @@
 /* The TLS server context. */
-#include "io/tls.h"
+#include "io/front/tls.h"
 
 #include <errno.h>
 #include <openssl/err.h>

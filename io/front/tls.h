@@ -1,7 +1,7 @@
 /*
  * The TLS server context: OpenSSL 3, TLS 1.2 and 1.3 only, a certificate
  * chain and key from PEM files. Built at start-up and on SIGHUP; the front
- * thread (io/tcp.c) makes one SSL per connection from the current one.
+ * thread (io/front/tcp.c) makes one SSL per connection from the current one.
  */
 #ifndef STUNRING_IO_TLS_H
 #define STUNRING_IO_TLS_H

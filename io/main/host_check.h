@@ -3,12 +3,12 @@
 
 #include <stdbool.h>
 
-#include "io/server.h"
+#include "io/main/server.h"
 
 /*
  * Start-up warnings about kernel settings below what the flags ask for
  * (deploy/sysctl/90-stunring.conf raises them). A --rcvbuf or --sndbuf
- * past net.core.rmem_max/wmem_max is io/sockets.c's warning (it knows
+ * past net.core.rmem_max/wmem_max is io/udp/sockets.c's warning (it knows
  * whether CAP_NET_ADMIN forced the size); this adds what no single
  * socket can see:
  * - net.ipv4.udp_mem: the pages all UDP sockets together may hold. Below

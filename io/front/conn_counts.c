@@ -1,5 +1,5 @@
 /* Open stream connections per client prefix, in a fixed open-addressed table. */
-#include "io/conn_counts.h"
+#include "io/front/conn_counts.h"
 
 #include <errno.h>
 #include <openssl/rand.h>

@@ -1,5 +1,5 @@
 /* The Prometheus and health endpoint: the counters' names, and the HTTP thread. */
-#include "io/metrics.h"
+#include "io/main/metrics.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,11 +16,11 @@
 #include "io/addr.h"
 #include "io/clock.h"
 #include "io/credentials.h"
-#include "io/heap.h"
+#include "io/front/tcp.h"
 #include "io/log.h"
-#include "io/server.h"
-#include "io/tcp.h"
-#include "io/worker.h"
+#include "io/main/heap.h"
+#include "io/main/server.h"
+#include "io/udp/worker.h"
 
 #ifndef STUNRING_VERSION
 #define STUNRING_VERSION "0.0.0"

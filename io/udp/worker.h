@@ -13,7 +13,7 @@
 #include <sys/socket.h>
 
 #include "io/counters.h"
-#include "io/server.h"
+#include "io/main/server.h"
 
 struct rate_limiter;
 

@@ -1,4 +1,4 @@
-#include "io/host_check.h"
+#include "io/main/host_check.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -38,7 +38,7 @@
  * others, since the holder reconnects at once; the per-client cap is what
  * bounds it, to its own share.
  */
-#include "io/tcp.h"
+#include "io/front/tcp.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -63,11 +63,11 @@
 #include "core/wire.h"
 #include "io/addr.h"
 #include "io/clock.h"
-#include "io/conn_counts.h"
 #include "io/credentials.h"
+#include "io/front/conn_counts.h"
+#include "io/front/tls.h"
 #include "io/log.h"
 #include "io/ratelimit.h"
-#include "io/tls.h"
 
 enum {
     TCP_BACKLOG = 1024,
