@@ -87,6 +87,7 @@ void counters_print(FILE *out, const char *prefix, const struct io_counters *c)
         else
             errors += c->status[i];
     }
+    dropped += c->event[IO_DROP_RATE_LIMITED]; /* unanswered too, by io/ rather than core/ */
     print_codes(out, prefix, c);
     fprintf(out, "%s answered_success %llu\n", prefix, (unsigned long long)successes);
     fprintf(out, "%s answered_error %llu\n", prefix, (unsigned long long)errors);

@@ -168,6 +168,7 @@ static const struct usr1_place {
      "file=\"users\",result=\"failed\""},
     {"secret_key_reload_failures", SRC_EVENT, IO_SECRET_KEY_RELOAD_FAILURES, FAM_RELOADS,
      "file=\"secret_key\",result=\"failed\""},
+    {"drop_rate_limited", SRC_EVENT, IO_DROP_RATE_LIMITED, FAM_DROPPED, "reason=\"rate_limited\""},
     {"drop_NAME", SRC_DROPS, 0, FAM_DROPPED, "reason=\"NAME\""},
     {"NAME", SRC_ANSWERS, 0, FAM_ANSWERS, "class=\"success|error\",reason=\"NAME\""},
     {"error_N", SRC_CODES, 0, FAM_RESPONSES, "class=\"error\",code=\"N\""},
@@ -320,9 +321,10 @@ static void render_family(FILE *out, enum family f, const struct metrics_view *v
     if (!family_present(f, v))
         return;
     head(out, families[f].name, "counter", families[f].help);
-    if (f == FAM_DROPPED || f == FAM_ANSWERS)
+    if (f == FAM_DROPPED || f == FAM_ANSWERS) {
         render_statuses(out, f, v);
-    else if (f == FAM_RESPONSES)
+        render_events(out, f, v); /* what io/ drops beside the handler: the reflection cap */
+    } else if (f == FAM_RESPONSES)
         render_responses(out, v);
     else if (f == FAM_HEAP_MALLOCS)
         sample(out, families[f].name, "", v->heap_mallocs);
