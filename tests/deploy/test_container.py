@@ -171,6 +171,9 @@ def main():
             c.run("an unhealthy container", unhealthy, c, tag)
     finally:
         podman("rmi", "-f", tag)
+        # The build stage's image is left untagged (643 MB a run): dangling
+        # images are what a build leaves behind, so they go too.
+        podman("image", "prune", "-f")
     return c.finish()
 
 
