@@ -903,6 +903,28 @@ def parse_args(description):
     return args
 
 
+def close_all(checks, sockets, servers):
+    """The end of a suite: its sockets closed, each started server stopped
+    by PID and its exit and log checked (stop_and_check)."""
+    for s in sockets:
+        try:
+            s.close()
+        except OSError:
+            pass
+    for srv in servers:
+        if srv.proc is not None:
+            stop_and_check(checks, srv)
+
+
+def run_suite(suite, title, args=None):
+    """main() of a test file: suite(checks, args).run() under a Checks
+    titled after the file, the backend and the binary; the exit code."""
+    args = args if args is not None else parse_args(sys.modules["__main__"].__doc__)
+    checks = Checks(f"{title} ({args.backend}): {args.stunringd}")
+    suite(checks, args).run()
+    return checks.finish()
+
+
 def stop_and_check(checks, srv, label=None):
     """SIGTERM the server, check exit 0 and a clean sanitizer log."""
     label = label or srv.name

@@ -1270,21 +1270,11 @@ class Auth:
             self.stop_all()
 
     def stop_all(self):
-        for s in self.sockets:
-            try:
-                s.close()
-            except OSError:
-                pass
-        for srv in self.servers:
-            if srv.proc is not None:
-                sl.stop_and_check(self.c, srv)
+        sl.close_all(self.c, self.sockets, self.servers)
 
 
 def main():
-    args = sl.parse_args(__doc__)
-    checks = sl.Checks(f"test_auth ({args.backend}): {args.stunringd}")
-    Auth(checks, args).run()
-    return checks.finish()
+    return sl.run_suite(Auth, "test_auth")
 
 
 if __name__ == "__main__":

@@ -385,10 +385,7 @@ class Drain:
 
 
 def main():
-    args = parse_args()
-    checks = sl.Checks(f"test_drain ({args.backend}): {args.stunringd}")
-    Drain(checks, args).run()
-    return checks.finish()
+    return sl.run_suite(Drain, "test_drain", parse_args())
 
 
 if __name__ == "__main__":

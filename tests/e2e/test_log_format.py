@@ -182,10 +182,7 @@ class LogFormat:
 
 
 def main():
-    args = sl.parse_args(__doc__)
-    checks = sl.Checks(f"test_log_format ({args.backend}): {args.stunringd}")
-    LogFormat(checks, args).run()
-    return checks.finish()
+    return sl.run_suite(LogFormat, "test_log_format")
 
 
 if __name__ == "__main__":

@@ -970,14 +970,7 @@ class Longterm:
             self.stop_all()
 
     def stop_all(self):
-        for s in self.sockets:
-            try:
-                s.close()
-            except OSError:
-                pass
-        for srv in self.servers:
-            if srv.proc is not None:
-                sl.stop_and_check(self.c, srv)
+        sl.close_all(self.c, self.sockets, self.servers)
 
 
 def parse_args():
@@ -1004,10 +997,7 @@ def parse_args():
 
 
 def main():
-    args = parse_args()
-    checks = sl.Checks(f"test_longterm ({args.backend}): {args.stunringd}")
-    Longterm(checks, args).run()
-    return checks.finish()
+    return sl.run_suite(Longterm, "test_longterm", parse_args())
 
 
 if __name__ == "__main__":

@@ -257,10 +257,7 @@ class Privileges:
 
 
 def main():
-    args = sl.parse_args(__doc__)
-    checks = sl.Checks(f"test_privileges ({args.backend}): {args.stunringd}")
-    Privileges(checks, args).run()
-    return checks.finish()
+    return sl.run_suite(Privileges, "test_privileges")
 
 
 if __name__ == "__main__":

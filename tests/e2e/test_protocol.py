@@ -496,10 +496,7 @@ class Protocol:
 
 
 def main():
-    args = sl.parse_args(__doc__)
-    checks = sl.Checks(f"test_protocol ({args.backend}): {args.stunringd}")
-    Protocol(checks, args).run()
-    return checks.finish()
+    return sl.run_suite(Protocol, "test_protocol")
 
 
 if __name__ == "__main__":

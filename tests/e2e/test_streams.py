@@ -383,21 +383,11 @@ class Streams:
                      f"exit {srv.proc.poll()}")
 
     def stop_all(self):
-        for s in self.sockets:
-            try:
-                s.close()
-            except OSError:
-                pass
-        for srv in self.servers:
-            if srv.proc is not None:
-                sl.stop_and_check(self.c, srv)
+        sl.close_all(self.c, self.sockets, self.servers)
 
 
 def main():
-    args = sl.parse_args(__doc__)
-    checks = sl.Checks(f"test_streams ({args.backend}): {args.stunringd}")
-    Streams(checks, args).run()
-    return checks.finish()
+    return sl.run_suite(Streams, "test_streams")
 
 
 if __name__ == "__main__":
