@@ -424,22 +424,7 @@ static enum stun_auth_mode parse_auth(const char *text)
 /* --metrics ADDR:PORT: an IPv4 literal, or an IPv6 one in brackets. */
 static void parse_metrics(struct options *o, const char *text)
 {
-    char ip[ADDR_TEXT_MAX];
-    const char *colon = strrchr(text, ':');
-    const char *ip_start = text[0] == '[' ? text + 1 : text;
-    const char *ip_end = text[0] == '[' ? strchr(text, ']') : colon;
-    size_t ip_len = ip_end != NULL ? (size_t)(ip_end - ip_start) : 0;
-    bool shaped = colon != NULL && ip_end != NULL && ip_len > 0 && ip_len < sizeof(ip) &&
-                  (text[0] == '[' ? ip_end + 1 == colon : strchr(text, ':') == colon);
-    if (shaped) {
-        memcpy(ip, ip_start, ip_len);
-        ip[ip_len] = '\0';
-    }
-    int family = text[0] == '[' ? AF_INET6 : AF_INET;
-    if (!shaped || addr_parse_ip(ip, 0, &o->cfg.metrics_addr) != 0 ||
-        o->cfg.metrics_addr.ss_family != family)
-        cli_usage_error("--metrics: want IPv4:PORT or [IPv6]:PORT, got '%s'", text);
-    addr_set_port(&o->cfg.metrics_addr, (uint16_t)cli_number("--metrics", colon + 1, 1, 65535));
+    cli_host_port("--metrics", text, &o->cfg.metrics_addr);
 }
 
 static void add_address(const char *flag, const char **list, unsigned *n, const char *text)
@@ -498,24 +483,10 @@ static void apply_operations_flag(struct options *o, int flag, const char *arg)
 /* --alternate-server ADDR:PORT or [ADDR]:PORT, at most one per family. */
 static void add_alternate_server(struct server_config *c, const char *text)
 {
-    char ip_text[INET6_ADDRSTRLEN];
-    const char *colon = strrchr(text, ':');
-    const char *ip = text;
-    size_t ip_len = colon != NULL ? (size_t)(colon - text) : 0;
-    if (ip_len >= 2 && text[0] == '[' && text[ip_len - 1] == ']') {
-        ip++;
-        ip_len -= 2;
-    } else if (memchr(text, ':', ip_len) != NULL) {
-        ip_len = 0; /* a bare IPv6 address needs its brackets */
-    }
     struct sockaddr_storage ss;
     struct stun_addr alt;
-    if (ip_len == 0 || ip_len >= sizeof(ip_text))
-        cli_usage_error("--alternate-server: want ADDR:PORT or [ADDR]:PORT, got '%s'", text);
-    memcpy(ip_text, ip, ip_len);
-    ip_text[ip_len] = '\0';
-    uint16_t port = (uint16_t)cli_number("--alternate-server", colon + 1, 1, 65535);
-    if (addr_parse_ip(ip_text, port, &ss) != 0 || addr_is_wildcard(&ss))
+    cli_host_port("--alternate-server", text, &ss);
+    if (addr_is_wildcard(&ss))
         cli_usage_error("--alternate-server: '%s' is not a concrete IPv4 or IPv6 address", text);
     addr_to_stun(&ss, &alt);
     struct stun_addr *slot = &c->alternate_server[alt.family == STUN_FAMILY_IPV6 ? 1 : 0];

@@ -1,9 +1,12 @@
 #include "io/main/cli.h"
 
+#include "io/addr.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <sched.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +49,25 @@ unsigned long long cli_number(const char *flag, const char *text, unsigned long 
         cli_usage_error("%s: want a whole number from %llu to %llu, got '%s'", flag, min, max,
                         text);
     return v;
+}
+
+void cli_host_port(const char *flag, const char *text, struct sockaddr_storage *out)
+{
+    char ip[64];
+    bool v6 = text[0] == '[';
+    const char *ip_start = v6 ? text + 1 : text;
+    const char *ip_end = v6 ? strchr(text, ']') : strchr(text, ':');
+    const char *colon = v6 && ip_end != NULL ? ip_end + 1 : ip_end;
+    size_t ip_len = ip_end != NULL ? (size_t)(ip_end - ip_start) : 0;
+    bool shaped = ip_end != NULL && *colon == ':' && ip_len > 0 && ip_len < sizeof(ip) &&
+                  strchr(colon + 1, ':') == NULL;
+    if (shaped) {
+        memcpy(ip, ip_start, ip_len);
+        ip[ip_len] = '\0';
+    }
+    if (!shaped || addr_parse_ip(ip, 0, out) != 0 || out->ss_family != (v6 ? AF_INET6 : AF_INET))
+        cli_usage_error("%s: want IPv4:PORT or [IPv6]:PORT, got '%s'", flag, text);
+    addr_set_port(out, (uint16_t)cli_number(flag, colon + 1, 1, 65535));
 }
 
 unsigned cli_cpus(const char *flag, const char *text, int *cpus, unsigned max)

@@ -6,6 +6,8 @@
 #ifndef STUNRING_IO_CLI_H
 #define STUNRING_IO_CLI_H
 
+#include <sys/socket.h>
+
 /* The exit-code contract: 2 for any bad flag or value, including a file a
  * flag names that fails to load at start-up; 1 for a runtime failure (a
  * port taken, an address that cannot be bound, io_uring unavailable with
@@ -36,6 +38,13 @@ unsigned long long cli_number(const char *flag, const char *text, unsigned long 
  * process may run on. Returns how many; a usage error naming flag if the
  * list is empty, malformed, too long or names a CPU not allowed here.
  */
+/*
+ * A transport address flag: IPv4:PORT or [IPv6]:PORT (an IPv6 address
+ * only in brackets, an IPv4 one never), port 1-65535, into *out; exits 2
+ * naming flag otherwise.
+ */
+void cli_host_port(const char *flag, const char *text, struct sockaddr_storage *out);
+
 unsigned cli_cpus(const char *flag, const char *text, int *cpus, unsigned max);
 
 #endif
